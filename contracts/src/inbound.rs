@@ -1,0 +1,207 @@
+//! Inbound notifications: the provider calls us. An adapter verifies the raw request in the
+//! provider's own scheme, parses it into normalized events, and renders the acknowledgement
+//! the provider expects — in the provider's own format, also for rejections.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Amount, OurReference, ProviderError, ProviderReference};
+
+/// A raw request as it reached `/v1/callbacks/{instance}[/{sub_path}]`, before any parsing.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct InboundRequest {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// The path below the instance's callback root, `""` for the root itself.
+    pub sub_path: String,
+    /// Headers, names lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body, byte for byte (signatures are over raw bytes).
+    pub body: Bytes,
+    /// When the gateway received it.
+    pub received_at: OffsetDateTime,
+}
+
+impl InboundRequest {
+    /// A request.
+    pub fn new(
+        method: impl Into<String>,
+        sub_path: impl Into<String>,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        received_at: OffsetDateTime,
+    ) -> Self {
+        InboundRequest {
+            method: method.into(),
+            sub_path: sub_path.into(),
+            headers,
+            body,
+            received_at,
+        }
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How far a verified callback can be trusted on its own (RELIABILITY.md §7.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// Timestamped signature over the body: the callback is processed as it is.
+    Strong,
+    /// Weak or no signature: confirm with a status inquiry before changing anything.
+    ConfirmByInquiry,
+}
+
+/// The resource a callback is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResourceRef {
+    /// A virtual account.
+    VirtualAccount {
+        /// Our reference, when the callback carries it.
+        reference: Option<OurReference>,
+        /// The provider's id, when the callback carries it.
+        provider_reference: Option<ProviderReference>,
+        /// The VA number, when the callback carries it.
+        va_number: Option<String>,
+    },
+}
+
+/// What happened, normalized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// Money arrived in a VA.
+    VaPayment {
+        /// The amount of this payment.
+        amount: Amount,
+        /// The total paid so far including this payment, when the provider says.
+        cumulative: Option<Amount>,
+        /// The amount billed, as the provider understands it.
+        billed: Option<Amount>,
+        /// When it was paid.
+        paid_at: Option<OffsetDateTime>,
+        /// The provider's reference of this payment (BNI `payment_ntb`).
+        payment_reference: Option<String>,
+    },
+    /// A payment previously notified was reversed by the provider.
+    VaReversal {
+        /// The amount reversed.
+        amount: Amount,
+    },
+}
+
+/// One normalized event out of a provider callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboundEvent {
+    /// What it is about.
+    pub resource: ResourceRef,
+    /// What happened.
+    pub kind: EventKind,
+    /// A key unique per real-world event at this provider, used to de-duplicate: a
+    /// replayed callback carries the same key and changes nothing.
+    pub provider_event_id: String,
+    /// The decoded payload (decrypted / form-decoded), kept for audit. Adapters remove
+    /// nothing from it; the gateway stores it and never logs it.
+    pub payload: serde_json::Value,
+}
+
+impl InboundEvent {
+    /// An event.
+    pub fn new(
+        resource: ResourceRef,
+        kind: EventKind,
+        provider_event_id: String,
+        payload: serde_json::Value,
+    ) -> Self {
+        InboundEvent {
+            resource,
+            kind,
+            provider_event_id,
+            payload,
+        }
+    }
+}
+
+/// What the adapter made of a request.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Inbound {
+    /// Verified events to store and apply, then acknowledge with [`InboundNotifications::acknowledge`].
+    Events(Vec<InboundEvent>),
+    /// A request the adapter answers itself (a handshake, a token request): send this.
+    Reply(InboundResponse),
+}
+
+/// An HTTP answer in the provider's own format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Content type of `body`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Bytes,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl InboundResponse {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        InboundResponse {
+            status,
+            content_type: "application/json",
+            body: Bytes::from(body.to_string()),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A plain-text answer.
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        InboundResponse {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: Bytes::from(body.into()),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// How the gateway fared with a request, to be acknowledged in the provider's format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AckOutcome {
+    /// Stored durably (or a replay of something already stored): tell the provider to stop.
+    Accepted,
+    /// Verification or parsing failed; nothing was stored.
+    Rejected(ProviderError),
+    /// The gateway could not store it right now; the provider should try again.
+    RetryLater,
+}
+
+/// Verifies, parses and acknowledges one provider's callbacks.
+#[async_trait]
+pub trait InboundNotifications: Send + Sync + std::fmt::Debug {
+    /// How far a verified callback from this provider can be trusted.
+    fn trust(&self) -> Trust;
+
+    /// Verifies `request` in the provider's scheme (on raw bytes, constant-time) and parses
+    /// it. Errors are [`crate::ErrorKind::InvalidSignature`] (failed verification) or
+    /// [`crate::ErrorKind::Rejected`] (well signed but unusable); either way nothing is stored.
+    async fn verify_and_parse(&self, request: &InboundRequest) -> Result<Inbound, ProviderError>;
+
+    /// Renders the answer the provider expects for `outcome`.
+    fn acknowledge(&self, outcome: &AckOutcome) -> InboundResponse;
+}

@@ -1,0 +1,378 @@
+//! Settings: built-in defaults < TOML files (`config/gateway.toml`, or `--config`) <
+//! `GATEWAY__SECTION__KEY` environment variables. The closed [`ProviderConfig`] enum is
+//! the one place that lists adapter kinds.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Everything the gateway needs to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP server.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// Database.
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    /// Event delivery to products.
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    /// Background jobs: expiry, inquiries, confirmations, clean-up.
+    #[serde(default)]
+    pub scheduler: SchedulerSettings,
+    /// Provider instances by name (used in callback URLs and routes).
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Products that call the unified API, by client id.
+    #[serde(default)]
+    pub clients: BTreeMap<String, ClientConfig>,
+}
+
+/// HTTP server settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// How providers reach us: the base of callback URLs sent to providers.
+    pub public_url: Url,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Whole-request deadline.
+    pub request_timeout_ms: u64,
+    /// Allowed clock difference for signed client requests (both directions).
+    pub auth_window_secs: i64,
+    /// How long idempotency records are kept.
+    pub idempotency_retention_hours: i64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: Url::parse("http://127.0.0.1:8080").unwrap_or_else(|_| unreachable_url()),
+            body_limit_bytes: 256 * 1024,
+            request_timeout_ms: 30_000,
+            auth_window_secs: 300,
+            idempotency_retention_hours: 24,
+        }
+    }
+}
+
+fn unreachable_url() -> Url {
+    // A literal that always parses; kept out of line so `Default` needs no unwrap.
+    #[allow(clippy::unwrap_used)]
+    Url::parse("http://localhost/").unwrap()
+}
+
+/// Database settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://data/gateway.db?mode=rwc` (default) or `postgres://…`.
+    pub url: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+    /// Most writes one SQLite group commit takes.
+    pub max_batch: usize,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://data/gateway.db?mode=rwc".to_owned(),
+            max_connections: 8,
+            max_batch: 256,
+        }
+    }
+}
+
+/// Outbound event delivery.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Delay before each retry, seconds (Svix's ladder by default).
+    pub retry_schedule_secs: Vec<f64>,
+    /// Relative jitter on each delay (0.2 = ±20 %).
+    pub jitter: f64,
+    /// Least delay after a timeout or 429, seconds.
+    pub overload_floor_secs: f64,
+    /// Deadline of one delivery attempt.
+    pub attempt_timeout_ms: u64,
+    /// How often the dispatcher looks for due events when nothing wakes it.
+    pub poll_interval_ms: u64,
+    /// Most events claimed at once.
+    pub batch: i64,
+    /// Most deliveries in flight.
+    pub concurrency: usize,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            retry_schedule_secs: vec![5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+            jitter: 0.2,
+            overload_floor_secs: 60.0,
+            attempt_timeout_ms: 15_000,
+            poll_interval_ms: 1_000,
+            batch: 64,
+            concurrency: 32,
+        }
+    }
+}
+
+/// Background jobs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSettings {
+    /// How often the scheduler runs.
+    pub interval_ms: u64,
+    /// First inquiry for a VA whose creation outcome is unknown, seconds after.
+    pub inquiry_delay_secs: f64,
+    /// Most inquiries for one unknown outcome before an operator must look.
+    pub inquiry_max_attempts: i64,
+    /// An `issuing` VA older than this was left by a crash and is resolved by inquiry.
+    pub stale_issuing_secs: f64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            interval_ms: 1_000,
+            inquiry_delay_secs: 30.0,
+            inquiry_max_attempts: 20,
+            stale_issuing_secs: 120.0,
+        }
+    }
+}
+
+/// One product.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// One or two request-signing secrets (two during rotation).
+    #[serde(serialize_with = "serialize_secrets")]
+    pub secrets: Vec<SecretString>,
+    /// Where events are delivered.
+    #[serde(default)]
+    pub webhook_url: Option<Url>,
+    /// Standard Webhooks signing secrets, `whsec_…` (two during rotation).
+    #[serde(default, serialize_with = "serialize_secrets")]
+    pub webhook_secrets: Vec<SecretString>,
+    /// Requests per second allowed, and burst.
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// Provider instances per capability, in order of preference.
+    #[serde(default)]
+    pub routes: Routes,
+}
+
+fn serialize_secrets<S: serde::Serializer>(secrets: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+    let shown: Vec<&str> = secrets.iter().map(|_| "[redacted]").collect();
+    shown.serialize(s)
+}
+
+/// Per-client rate limit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Burst size.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit { per_second: 100, burst: 200 }
+    }
+}
+
+/// A client's routes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routes {
+    /// Provider instances that issue this client's VAs: first is primary, then fallbacks.
+    pub virtual_accounts: Vec<String>,
+}
+
+/// A provider instance: the kind selects the adapter. The only place adapters are listed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProviderConfig {
+    /// BNI eCollection.
+    #[cfg(feature = "bni")]
+    Bni(adapter_bni::Config),
+    /// NICEPAY V2 direct.
+    #[cfg(feature = "nicepay")]
+    Nicepay(adapter_nicepay::Config),
+}
+
+impl ProviderConfig {
+    /// The adapter kind's name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "bni")]
+            ProviderConfig::Bni(_) => "bni",
+            #[cfg(feature = "nicepay")]
+            ProviderConfig::Nicepay(_) => "nicepay",
+        }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The files or variables could not be read or parsed.
+    #[error("cannot load configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value is not acceptable.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads settings: defaults, then `files` (or `config/gateway.toml` when present), then
+    /// `GATEWAY__…` variables.
+    pub fn load(files: &[PathBuf]) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::empty()));
+        if files.is_empty() {
+            figment = figment.merge(Toml::file("config/gateway.toml"));
+        }
+        for file in files {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!("config file {} not found", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        Self::finish(figment)
+    }
+
+    /// Loads settings from a TOML text (the sandbox's embedded profile), then variables.
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Settings::empty())).merge(Toml::string(text));
+        Self::finish(figment)
+    }
+
+    fn finish(figment: Figment) -> Result<Settings, ConfigError> {
+        let settings: Settings = figment
+            .merge(Env::prefixed("GATEWAY__").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Settings with every section at its default and no providers or clients.
+    pub fn empty() -> Settings {
+        Settings {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            outbox: OutboxSettings::default(),
+            scheduler: SchedulerSettings::default(),
+            providers: BTreeMap::new(),
+            clients: BTreeMap::new(),
+        }
+    }
+
+    /// Checks what serde cannot: references between sections, secret shapes, bounds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if !(1..=900).contains(&self.server.auth_window_secs) {
+            return invalid("server.auth_window_secs must be 1..=900".into());
+        }
+        if self.server.idempotency_retention_hours < 24 {
+            return invalid("server.idempotency_retention_hours must be at least 24".into());
+        }
+        if self.outbox.retry_schedule_secs.iter().any(|d| !d.is_finite() || *d < 0.0) {
+            return invalid("outbox.retry_schedule_secs must be non-negative".into());
+        }
+        if !(0.0..1.0).contains(&self.outbox.jitter) {
+            return invalid("outbox.jitter must be in [0, 1)".into());
+        }
+        for (name, provider) in &self.providers {
+            validate_name(name)?;
+            provider
+                .validate(self, name)
+                .map_err(|e| ConfigError::Invalid(format!("providers.{name}: {e}")))?;
+        }
+        for (id, client) in &self.clients {
+            validate_name(id)?;
+            self.validate_client(id, client)?;
+        }
+        Ok(())
+    }
+
+    fn validate_client(&self, id: &str, client: &ClientConfig) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(format!("clients.{id}: {m}")));
+        if client.secrets.is_empty() || client.secrets.len() > 2 {
+            return invalid("secrets must hold one or two secrets".into());
+        }
+        if client.secrets.iter().any(|s| s.expose_secret().len() < 16) {
+            return invalid("each secret must be at least 16 characters".into());
+        }
+        if client.webhook_secrets.len() > 2 {
+            return invalid("webhook_secrets holds at most two secrets".into());
+        }
+        for secret in &client.webhook_secrets {
+            if crate::outbox::signing::decode_secret(secret.expose_secret()).is_none() {
+                return invalid("webhook secrets must be whsec_ + base64 of 24 to 64 bytes".into());
+            }
+        }
+        if client.webhook_url.is_some() && client.webhook_secrets.is_empty() {
+            return invalid("a webhook_url needs webhook_secrets".into());
+        }
+        if client.rate_limit.per_second == 0 || client.rate_limit.burst == 0 {
+            return invalid("rate_limit values must be positive".into());
+        }
+        for route in &client.routes.virtual_accounts {
+            if !self.providers.contains_key(route) {
+                return invalid(format!("route names unknown provider instance {route}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The resolved settings as TOML-like JSON with every secret redacted.
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl ProviderConfig {
+    fn validate(&self, settings: &Settings, name: &str) -> Result<(), String> {
+        let _ = (settings, name);
+        match self {
+            #[cfg(feature = "bni")]
+            ProviderConfig::Bni(c) => c.validate().map_err(|e| e.to_string()),
+            #[cfg(feature = "nicepay")]
+            ProviderConfig::Nicepay(c) => {
+                // The notification URL defaults to our own callback URL (filled at build).
+                let mut c = c.clone();
+                if c.notification_url.is_none() {
+                    c.notification_url = Some(crate::registry::callback_url(settings, name)?);
+                }
+                c.validate().map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!("name {name:?} must be 1-64 of [A-Za-z0-9_-]")))
+    }
+}

@@ -1,0 +1,132 @@
+//! The HTTP surface: the unified API, provider callbacks, operations endpoints and (in
+//! sandbox mode) the sandbox endpoints.
+//!
+//! Layers, outermost first: request id (set and propagated) · problem documents get the
+//! request id · metrics · trace (sensitive headers redacted) · timeout · body limit; then,
+//! for `/v1` product routes only: signed-client auth · per-client rate limit · idempotency.
+
+pub mod callbacks;
+pub mod error;
+pub mod events;
+pub mod guard;
+pub mod idempotency;
+pub mod ops;
+pub mod va;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+
+pub use error::{ApiError, FieldError};
+
+/// The OpenAPI document's static part; paths are added from the routes themselves.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
+    components(schemas(error::Problem, error::FieldError)),
+    modifiers(&SignedRequests),
+)]
+struct ApiDoc;
+
+struct SignedRequests;
+
+impl utoipa::Modify for SignedRequests {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "signed_request",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    "X-Signature",
+                    "hex(HMAC-SHA256(secret, METHOD\\nPATH_AND_QUERY\\nX-Timestamp\\nX-Nonce\\nhex(SHA-256(body)))), with X-Client-Id, X-Timestamp and X-Nonce",
+                ))),
+            );
+        }
+    }
+}
+
+/// Builds the router and the OpenAPI document from the same route registrations, so the
+/// document describes exactly the routes that exist.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let product = OpenApiRouter::new()
+        .merge(va::routes())
+        .merge(events::routes())
+        .merge(ops::product_routes())
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::authenticate));
+    let public = OpenApiRouter::new()
+        .merge(ops::public_routes())
+        .merge(callbacks::routes());
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(product)
+        .merge(public)
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    let router = api.merge(ops::openapi_route(openapi.clone()));
+    #[cfg(feature = "sandbox")]
+    let router = match state.sandbox() {
+        Some(sandbox) => router.merge(crate::sandbox::routes(sandbox)),
+        None => router,
+    };
+    let body_limit = state.settings().server.body_limit_bytes;
+    let timeout = Duration::from_millis(state.settings().server.request_timeout_ms);
+    let router = router
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            HeaderName::from_static("x-signature"),
+            axum::http::header::AUTHORIZATION,
+        ]))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(error::add_request_id))
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static("x-request-id")))
+        .layer(SetRequestIdLayer::new(HeaderName::from_static("x-request-id"), MakeId));
+    (router, (*openapi).clone())
+}
+
+#[derive(Clone, Copy, Debug)]
+struct MakeId;
+
+impl MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&crate::store::new_id("req")).ok().map(RequestId::new)
+    }
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let m = crate::metrics::global();
+    m.http_requests
+        .get_or_create(&vec![
+            ("route", route.clone()),
+            ("method", method),
+            ("status", response.status().as_u16().to_string()),
+        ])
+        .inc();
+    m.http_latency
+        .get_or_create(&vec![("route", route)])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

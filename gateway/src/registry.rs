@@ -1,0 +1,202 @@
+//! The runtime registry: provider instance name → its capabilities, built from the closed
+//! [`ProviderConfig`] enum (the one `build()` match listing adapters) and wrapped in the
+//! gateway's decorators.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use contracts::va::{CreateVa, IssuedVa, PaymentRule, UpdateVa, VaHandle, VaStatusReport};
+use contracts::{Capabilities, InboundNotifications, ProviderError, VirtualAccounts};
+
+use crate::config::{ProviderConfig, Settings};
+use crate::metrics;
+
+/// One configured provider instance.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    /// Its name.
+    pub name: String,
+    /// Its adapter kind.
+    pub kind: &'static str,
+    /// What it can do (decorated).
+    pub capabilities: Capabilities,
+}
+
+/// Provider instances by name.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    instances: BTreeMap<String, Instance>,
+}
+
+/// An instance could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("provider instance {instance}: {message}")]
+pub struct BuildError {
+    instance: String,
+    message: String,
+}
+
+impl Registry {
+    /// Builds every configured instance. No I/O happens here.
+    pub fn build(settings: &Settings) -> Result<Registry, BuildError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| BuildError { instance: "*".into(), message: e.to_string() })?;
+        let mut instances = BTreeMap::new();
+        for (name, config) in &settings.providers {
+            let capabilities = build_one(name, config, settings, http.clone())
+                .map_err(|message| BuildError { instance: name.clone(), message })?;
+            let instance = Instance {
+                name: name.clone(),
+                kind: config.kind(),
+                capabilities: decorate(name, capabilities),
+            };
+            instances.insert(name.clone(), instance);
+        }
+        Ok(Registry { instances })
+    }
+
+    /// A registry from ready-made instances (tests).
+    pub fn from_instances(instances: Vec<Instance>) -> Registry {
+        let instances = instances
+            .into_iter()
+            .map(|i| {
+                let capabilities = decorate(&i.name, i.capabilities.clone());
+                (i.name.clone(), Instance { capabilities, ..i })
+            })
+            .collect();
+        Registry { instances }
+    }
+
+    /// The instance called `name`.
+    pub fn get(&self, name: &str) -> Option<&Instance> {
+        self.instances.get(name)
+    }
+
+    /// The VA capability of `name`.
+    pub fn virtual_accounts(&self, name: &str) -> Option<Arc<dyn VirtualAccounts>> {
+        self.get(name).and_then(|i| i.capabilities.virtual_accounts.clone())
+    }
+
+    /// The inbound capability of `name`.
+    pub fn inbound(&self, name: &str) -> Option<Arc<dyn InboundNotifications>> {
+        self.get(name).and_then(|i| i.capabilities.inbound.clone())
+    }
+
+    /// Every instance.
+    pub fn instances(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.values()
+    }
+}
+
+/// The one match that lists adapters.
+fn build_one(
+    name: &str,
+    config: &ProviderConfig,
+    settings: &Settings,
+    http: reqwest::Client,
+) -> Result<Capabilities, String> {
+    let _ = (name, settings, &http);
+    match config {
+        #[cfg(feature = "bni")]
+        ProviderConfig::Bni(c) => adapter_bni::Bni::new(c.clone(), http)
+            .map(adapter_bni::Bni::capabilities)
+            .map_err(|e| e.to_string()),
+        #[cfg(feature = "nicepay")]
+        ProviderConfig::Nicepay(c) => {
+            let mut c = c.clone();
+            if c.notification_url.is_none() {
+                c.notification_url = Some(callback_url(settings, name)?);
+            }
+            adapter_nicepay::Nicepay::new(c, http)
+                .map(adapter_nicepay::Nicepay::capabilities)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The URL providers call for `instance`: `{public_url}/v1/callbacks/{instance}`.
+pub fn callback_url(settings: &Settings, instance: &str) -> Result<url::Url, String> {
+    settings
+        .server
+        .public_url
+        .join(&format!("/v1/callbacks/{instance}"))
+        .map_err(|e| e.to_string())
+}
+
+fn decorate(name: &str, mut capabilities: Capabilities) -> Capabilities {
+    if let Some(inner) = capabilities.virtual_accounts.take() {
+        capabilities.virtual_accounts = Some(Arc::new(Instrumented { instance: name.to_owned(), inner }));
+    }
+    capabilities
+}
+
+/// Records latency and outcome of every call, per instance and operation.
+#[derive(Debug)]
+struct Instrumented<T: ?Sized> {
+    instance: String,
+    inner: Arc<T>,
+}
+
+impl<T: ?Sized> Instrumented<T> {
+    fn observe<R>(&self, operation: &'static str, started: Instant, result: &Result<R, ProviderError>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(e) => e.kind.as_str(),
+        };
+        let m = metrics::global();
+        m.provider_calls
+            .get_or_create(&vec![
+                ("provider", self.instance.clone()),
+                ("operation", operation.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+        m.provider_latency
+            .get_or_create(&vec![("provider", self.instance.clone()), ("operation", operation.to_owned())])
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(e) = result {
+            tracing::warn!(provider = %self.instance, operation, kind = e.kind.as_str(), code = ?e.provider_code, message = %e.message, "provider call failed");
+        }
+    }
+}
+
+#[async_trait]
+impl VirtualAccounts for Instrumented<dyn VirtualAccounts> {
+    async fn create(&self, request: &CreateVa) -> Result<IssuedVa, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.create(request).await;
+        self.observe("va.create", started, &result);
+        result
+    }
+
+    async fn update(&self, request: &UpdateVa) -> Result<(), ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.update(request).await;
+        self.observe("va.update", started, &result);
+        result
+    }
+
+    async fn cancel(&self, handle: &VaHandle) -> Result<(), ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.cancel(handle).await;
+        self.observe("va.cancel", started, &result);
+        result
+    }
+
+    async fn inquire(&self, handle: &VaHandle) -> Result<VaStatusReport, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.inquire(handle).await;
+        self.observe("va.inquire", started, &result);
+        result
+    }
+
+    fn supports_rule(&self, rule: PaymentRule) -> bool {
+        self.inner.supports_rule(rule)
+    }
+}

@@ -1,0 +1,301 @@
+//! `gateway sandbox`: the gateway on SQLite with every provider simulated in-process, two
+//! demo clients, and `/sandbox/...` endpoints that drive the simulators (pay a VA, inject
+//! a fault). These paths exist only here.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mocks::bni::{BniConfig, BniSimulator};
+use mocks::nicepay::{NicepayConfig, NicepaySimulator};
+use mocks::webhook_receiver::WebhookReceiver;
+use mocks::{CallbackOptions, FaultRule, Running};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::app::{App, AppState};
+use crate::config::{ProviderConfig, Settings};
+use crate::http::ApiError;
+use crate::registry::{Registry, callback_url};
+use crate::store::va;
+
+/// The embedded sandbox profile.
+pub const PROFILE: &str = include_str!("../../config/sandbox.toml");
+
+/// `gateway sandbox` options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SandboxArgs {
+    /// Where the gateway listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Also run a webhook receiver that prints every event it gets (demo's webhook_url).
+    #[arg(long)]
+    pub webhook_echo: bool,
+    /// Where the webhook receiver listens.
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    pub echo_listen: SocketAddr,
+    /// Database URL (default: a SQLite file under data/).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// A running simulator, by provider kind.
+#[derive(Clone, Debug)]
+pub enum Simulator {
+    /// BNI eCollection.
+    Bni(BniSimulator),
+    /// NICEPAY V2.
+    Nicepay(NicepaySimulator),
+}
+
+/// The sandbox's simulators, by provider instance.
+#[derive(Debug)]
+pub struct Sandbox {
+    simulators: BTreeMap<String, (Simulator, String)>,
+}
+
+impl Sandbox {
+    /// The simulator behind `instance`.
+    pub fn simulator(&self, instance: &str) -> Option<&Simulator> {
+        self.simulators.get(instance).map(|(s, _)| s)
+    }
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct Started {
+    /// The gateway.
+    pub app: App,
+    /// The simulators.
+    pub sandbox: Arc<Sandbox>,
+    /// The gateway's listener, already bound.
+    pub listener: TcpListener,
+    /// The gateway's base URL.
+    pub base_url: String,
+    /// Servers kept alive for the sandbox's lifetime.
+    pub servers: Vec<Running>,
+    /// The webhook receiver, when started.
+    pub receiver: Option<(WebhookReceiver, String)>,
+}
+
+/// Starts simulators and builds the gateway around them. `settings` is the sandbox
+/// profile (possibly adjusted by the caller).
+pub async fn start(mut settings: Settings, listen: SocketAddr, echo: Option<SocketAddr>) -> anyhow::Result<Started> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+    settings.server.listen = addr;
+    settings.server.public_url = url::Url::parse(&base_url)?;
+    let mut simulators = BTreeMap::new();
+    let mut servers = Vec::new();
+    for (name, provider) in settings.providers.iter_mut() {
+        let (simulator, running) = start_simulator(provider).await?;
+        set_base_url(provider, &running.base_url)?;
+        simulators.insert(name.clone(), (simulator, running.base_url.clone()));
+        servers.push(running);
+    }
+    for (name, (simulator, _)) in &simulators {
+        if let Simulator::Bni(bni) = simulator {
+            bni.set_callback_url(callback_url(&settings, name).map_err(anyhow::Error::msg)?.to_string());
+        }
+    }
+    let receiver = match echo {
+        Some(at) => Some(start_receiver(&mut settings, at).await?),
+        None => None,
+    };
+    let sandbox = Arc::new(Sandbox { simulators });
+    let registry = Registry::build(&settings)?;
+    let app = App::build_with(settings, registry, Some(sandbox.clone())).await?;
+    let receiver = receiver.map(|(r, running)| {
+        let url = running.base_url.clone();
+        servers.push(running);
+        (r, url)
+    });
+    Ok(Started { app, sandbox, listener, base_url, servers, receiver })
+}
+
+async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator, Running)> {
+    let any = mocks::server::any_local_port();
+    match provider {
+        ProviderConfig::Bni(c) => {
+            let mut config = BniConfig::new(&c.client_id, c.secret_key.expose_secret());
+            config.prefix = c.prefix.clone();
+            let sim = BniSimulator::new(config);
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::Bni(sim), running))
+        }
+        ProviderConfig::Nicepay(c) => {
+            let sim = NicepaySimulator::new(NicepayConfig::new(&c.imid, c.merchant_key.expose_secret()));
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::Nicepay(sim), running))
+        }
+    }
+}
+
+fn set_base_url(provider: &mut ProviderConfig, base: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(base)?;
+    match provider {
+        ProviderConfig::Bni(c) => c.base_url = url,
+        ProviderConfig::Nicepay(c) => c.base_url = url,
+    }
+    Ok(())
+}
+
+async fn start_receiver(settings: &mut Settings, at: SocketAddr) -> anyhow::Result<(WebhookReceiver, Running)> {
+    let secrets: Vec<String> = settings
+        .clients
+        .values()
+        .flat_map(|c| c.webhook_secrets.iter().map(|s| s.expose_secret().to_owned()))
+        .collect();
+    let receiver = WebhookReceiver::try_new(secrets)?.with_echo(true);
+    let running = receiver.spawn(at).await?;
+    for (id, client) in settings.clients.iter_mut() {
+        let path = if id == "demo" { String::new() } else { id.clone() };
+        client.webhook_url = Some(url::Url::parse(&format!("{}/{path}", running.base_url))?);
+    }
+    Ok((receiver, running))
+}
+
+/// `gateway sandbox`: start everything, print how to use it, serve until stopped.
+pub async fn run(args: SandboxArgs, extra_config: &[PathBuf]) -> anyhow::Result<()> {
+    let mut settings = Settings::from_toml(PROFILE)?;
+    if !extra_config.is_empty() {
+        tracing::warn!("--config is ignored by the sandbox; it runs the embedded profile");
+    }
+    if let Some(url) = args.database_url {
+        settings.database.url = url;
+    }
+    let echo = args.webhook_echo.then_some(args.echo_listen);
+    let started = start(settings, args.listen, echo).await?;
+    print_banner(&started);
+    let _workers = started.app.spawn_workers();
+    let _servers = started.servers;
+    started.app.serve(started.listener, shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn print_banner(started: &Started) {
+    let settings = started.app.state.settings();
+    println!("gateway sandbox listening on {}", started.base_url);
+    println!("database: {}", settings.database.url);
+    for (name, (_, url)) in &started.sandbox.simulators {
+        println!("simulator {name}: {url}");
+    }
+    for (id, client) in &settings.clients {
+        let secret = client.secrets.first().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
+        let hook = client.webhook_url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+        println!("client {id}: secret {secret} (sandbox only), webhook {hook}");
+    }
+    if let Some((_, url)) = &started.receiver {
+        println!("webhook receiver printing events at {url}");
+    }
+}
+
+/// The sandbox routes.
+pub fn routes(sandbox: Arc<Sandbox>) -> Router<AppState> {
+    Router::new()
+        .route("/sandbox/providers", get(providers))
+        .route("/sandbox/virtual-accounts/{id}/pay", post(pay))
+        .route("/sandbox/providers/{instance}/faults", post(add_fault).delete(clear_faults))
+        .layer(axum::Extension(sandbox))
+}
+
+#[derive(Serialize)]
+struct ProviderView {
+    instance: String,
+    kind: &'static str,
+    base_url: String,
+}
+
+async fn providers(axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>) -> Response {
+    let data: Vec<ProviderView> = sandbox
+        .simulators
+        .iter()
+        .map(|(name, (sim, url))| ProviderView {
+            instance: name.clone(),
+            kind: match sim {
+                Simulator::Bni(_) => "bni",
+                Simulator::Nicepay(_) => "nicepay",
+            },
+            base_url: url.clone(),
+        })
+        .collect();
+    (StatusCode::OK, axum::Json(serde_json::json!({ "data": data }))).into_response()
+}
+
+/// `POST /sandbox/virtual-accounts/{id}/pay`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct PayRequest {
+    /// Amount to pay (default: what is still owed).
+    amount: Option<i64>,
+    /// Callback options: times, concurrent, tamper.
+    #[serde(flatten)]
+    callback: Option<CallbackOptions>,
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path(id): Path<String>,
+    body: Option<axum::Json<PayRequest>>,
+) -> Result<Response, ApiError> {
+    let request = body.map(|b| b.0).unwrap_or_default();
+    let va_id = id.clone();
+    let row = state
+        .db()
+        .write(move |conn| Box::pin(async move { va::get_unscoped(conn, &va_id).await }))
+        .await?
+        .ok_or_else(|| ApiError::not_found("virtual account"))?;
+    let simulator = row
+        .provider
+        .as_deref()
+        .and_then(|p| sandbox.simulator(p))
+        .ok_or_else(|| ApiError::not_found("simulator for this virtual account"))?;
+    let amount = request.amount.unwrap_or((row.amount - row.paid_amount).max(1));
+    let options = request.callback.unwrap_or_default();
+    let outcomes = match simulator {
+        Simulator::Bni(sim) => sim.pay_with(&row.id, amount, options).await,
+        Simulator::Nicepay(sim) => sim.pay_with(&row.id, amount, options).await,
+    };
+    match outcomes {
+        Ok(outcomes) => Ok((StatusCode::OK, axum::Json(serde_json::json!({ "callbacks": outcomes }))).into_response()),
+        Err(e) => Err(ApiError::new(StatusCode::CONFLICT, "payment_refused", "Payment refused", e.to_string())),
+    }
+}
+
+async fn add_fault(
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path(instance): Path<String>,
+    axum::Json(rule): axum::Json<FaultRule>,
+) -> Result<Response, ApiError> {
+    let faults = match sandbox.simulator(&instance).ok_or_else(|| ApiError::not_found("provider instance"))? {
+        Simulator::Bni(sim) => sim.faults(),
+        Simulator::Nicepay(sim) => sim.faults(),
+    };
+    faults.push(rule);
+    Ok((StatusCode::OK, axum::Json(serde_json::json!({ "faults": faults.rules() }))).into_response())
+}
+
+async fn clear_faults(
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path(instance): Path<String>,
+) -> Result<Response, ApiError> {
+    let faults = match sandbox.simulator(&instance).ok_or_else(|| ApiError::not_found("provider instance"))? {
+        Simulator::Bni(sim) => sim.faults(),
+        Simulator::Nicepay(sim) => sim.faults(),
+    };
+    faults.clear();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,5 @@
+//! Domain rules, between the HTTP handlers and the store/adapters.
+
+pub mod callbacks;
+pub mod jobs;
+pub mod va;

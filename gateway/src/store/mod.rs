@@ -1,0 +1,372 @@
+//! Persistence: one schema on SQLite (the embedded default) and PostgreSQL (production),
+//! through sqlx's `Any` driver with runtime queries.
+//!
+//! Writes go through [`Db::write`]. On PostgreSQL each write is its own transaction on the
+//! pool (the server group-commits concurrent transactions itself). On SQLite a single writer
+//! task **group-commits**: it takes every write waiting in its queue, runs each inside its
+//! own savepoint of one transaction, commits once (WAL, `synchronous=FULL`, so durable across
+//! power loss) and only then answers each caller. A failed write rolls back to its savepoint
+//! and leaves the others of the batch intact.
+//!
+//! Layout: one file per aggregate (`va`, `events`, `provider_events`, `idempotency`,
+//! `nonces`, `jobs`, `calls`), all taking `&mut AnyConnection` for writes (so they compose
+//! inside one transaction) and `&Db` for reads.
+
+pub mod calls;
+pub mod events;
+pub mod idempotency;
+pub mod jobs;
+pub mod nonces;
+pub mod provider_events;
+pub mod va;
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Connection, Executor};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+/// The migrations, in order. Each runs once, in its own transaction, on either backend.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../../migrations/0001_foundation.sql"),
+)];
+
+/// Which database the gateway runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file, WAL, `synchronous=FULL`, group-committed writes.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The writer task is gone (shutting down).
+    #[error("database writer is not running")]
+    WriterGone,
+    /// A stored value could not be decoded.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// What a write job returns to the writer: its own result, delivered after commit.
+type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+type Job = Box<
+    dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, Completion)> + Send,
+>;
+
+/// The database handle: a read pool and a writer.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    writer: Option<mpsc::Sender<Job>>,
+}
+
+/// Database settings.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// `sqlite://path?mode=rwc` or `postgres://…`.
+    pub url: String,
+    /// Pool size for reads (and, on PostgreSQL, writes).
+    pub max_connections: u32,
+    /// Most writes one SQLite transaction groups.
+    pub max_batch: usize,
+}
+
+impl Db {
+    /// Connects, applies pragmas, runs migrations and starts the writer.
+    pub async fn connect(options: &DbOptions) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if options.url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        if backend == Backend::Sqlite {
+            ensure_sqlite_parent_dir(&options.url);
+        }
+        let pool = pool_options(backend, options.max_connections)
+            .connect(&options.url)
+            .await?;
+        migrate_pool(&pool).await?;
+        let writer = match backend {
+            Backend::Postgres => None,
+            Backend::Sqlite => {
+                let mut conn = AnyConnection::connect(&options.url).await?;
+                apply_sqlite_pragmas(&mut conn).await?;
+                Some(spawn_writer(conn, options.max_batch.max(1)))
+            }
+        };
+        Ok(Db { pool, backend, writer })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for reads.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Runs `f` inside a transaction and returns its result once the transaction is
+    /// durable. On error nothing `f` did is kept.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        match &self.writer {
+            None => self.write_direct(f).await,
+            Some(sender) => write_batched(sender, f).await,
+        }
+    }
+
+    async fn write_direct<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>,
+    {
+        let mut tx = self.pool.begin().await?;
+        let result = f(&mut tx).await;
+        match result {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes the pool (the writer ends when the last handle is dropped).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn write_batched<T, F>(sender: &mpsc::Sender<Job>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
+{
+    let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
+    let job: Job = Box::new(move |conn| {
+        Box::pin(async move {
+            let result = f(conn).await;
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit| {
+                let outcome = match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(_), Err(e)) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = reply.send(outcome);
+            });
+            (ok, completion)
+        })
+    });
+    sender.send(job).await.map_err(|_| StoreError::WriterGone)?;
+    answer.await.unwrap_or(Err(StoreError::WriterGone))
+}
+
+fn spawn_writer(conn: AnyConnection, max_batch: usize) -> mpsc::Sender<Job> {
+    let (sender, receiver) = mpsc::channel::<Job>(max_batch * 8);
+    tokio::spawn(writer_loop(conn, receiver, max_batch));
+    sender
+}
+
+async fn writer_loop(mut conn: AnyConnection, mut receiver: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = receiver.recv().await {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        crate::metrics::global().db_batch_size.observe(batch.len() as f64);
+        run_batch(&mut conn, &mut batch).await;
+    }
+}
+
+async fn run_batch(conn: &mut AnyConnection, batch: &mut Vec<Job>) {
+    let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
+        let e = StoreError::from(e);
+        for job in batch.drain(..) {
+            let (_, completion) = job(conn).await;
+            completion(Err(&e));
+        }
+        return;
+    }
+    for job in batch.drain(..) {
+        let _ = conn.execute("SAVEPOINT job").await;
+        let (ok, completion) = job(conn).await;
+        if !ok {
+            let _ = conn.execute("ROLLBACK TO SAVEPOINT job").await;
+        }
+        let _ = conn.execute("RELEASE SAVEPOINT job").await;
+        completions.push(completion);
+    }
+    match conn.execute("COMMIT").await {
+        Ok(_) => completions.into_iter().for_each(|c| c(Ok(()))),
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            let _ = conn.execute("ROLLBACK").await;
+            let e = StoreError::from(e);
+            completions.into_iter().for_each(|c| c(Err(&e)));
+        }
+    }
+}
+
+fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(5));
+    match backend {
+        Backend::Postgres => options,
+        Backend::Sqlite => options.after_connect(|conn, _| {
+            Box::pin(async move { apply_sqlite_pragmas(conn).await })
+        }),
+    }
+}
+
+async fn apply_sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // WAL with synchronous=FULL: a commit the gateway acknowledged survives power loss,
+    // not just a process crash (RELIABILITY.md §1.3).
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = FULL").await?;
+    conn.execute("PRAGMA busy_timeout = 5000").await?;
+    Ok(())
+}
+
+fn ensure_sqlite_parent_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+}
+
+/// Applies the migrations that have not run yet.
+async fn migrate_pool(pool: &AnyPool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS gateway_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    for (version, name, sql) in MIGRATIONS {
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM gateway_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if done.is_some() {
+            continue;
+        }
+        let mut tx = conn.begin().await?;
+        for statement in split_statements(sql) {
+            tx.execute(sqlx::AssertSqlSafe(statement)).await?;
+        }
+        sqlx::query("INSERT INTO gateway_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(*version)
+            .bind(*name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, name, "migration applied");
+    }
+    Ok(())
+}
+
+/// Runs the migrations against `url` and returns how many the schema has.
+pub async fn migrate(url: &str) -> Result<usize, StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+    if backend == Backend::Sqlite {
+        ensure_sqlite_parent_dir(url);
+    }
+    let pool = pool_options(backend, 1).connect(url).await?;
+    migrate_pool(&pool).await?;
+    pool.close().await;
+    Ok(MIGRATIONS.len())
+}
+
+fn split_statements(sql: &str) -> Vec<String> {
+    sql.split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect()
+}
+
+/// Now, as unix milliseconds.
+pub fn now_ms() -> i64 {
+    to_ms(OffsetDateTime::now_utc())
+}
+
+/// A time as unix milliseconds.
+pub fn to_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Unix milliseconds as a time.
+pub fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A new id with a type prefix: `va_01J…`. ULIDs sort by creation time, which the event
+/// cursor relies on.
+pub fn new_id(prefix: &str) -> String {
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let id = {
+        let mut guard = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
+        let generator = guard.get_or_insert_with(ulid::Generator::new);
+        generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+    };
+    format!("{prefix}_{}", id.to_string().to_lowercase())
+}
+
+/// Whether an error is a unique-constraint violation.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

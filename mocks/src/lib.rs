@@ -1,0 +1,53 @@
+//! Simulators of the payment providers the gateway speaks to, and a stand-in for the
+//! products it delivers events to.
+//!
+//! Each simulator is an independent reading of its provider's protocol (it shares no code
+//! with the adapters, so a misunderstanding shared by both sides cannot pass; the
+//! providers' published test vectors pin both). It checks every request the way the real
+//! provider does and answers with the provider's own error codes, keeps what was created,
+//! can **act** (pay a VA and post the provider's real callback), and misbehaves on demand
+//! through [`faults`]. The same simulators serve the adapters' tests, the gateway's
+//! end-to-end tests and `gateway sandbox`, which runs them until stopped.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mocks::bni::{BniConfig, BniSimulator};
+//!
+//! let bni = BniSimulator::new(BniConfig::new("123", "0123456789abcdef0123456789abcdef"));
+//! let running = bni.spawn(mocks::server::any_local_port()).await?;
+//! // point the adapter at running.base_url; create a billing through it; then:
+//! bni.set_callback_url("http://127.0.0.1:8080/v1/callbacks/bni_main");
+//! let answer = bni.pay("INV-0001", 150_000).await?;
+//! assert_eq!(answer.status, 200);
+//! # Ok(()) }
+//! ```
+//!
+//! **Layout**
+//! - [`server`]: serve any simulator's `axum::Router` on a port ([`server::spawn`],
+//!   [`server::Running`], stopped on drop unless detached).
+//! - [`faults`]: latency, error statuses, hangs before or after the effect, malformed
+//!   bodies, outages; shared by every simulator.
+//! - [`callback`]: options and outcomes of the callbacks simulators post (duplicates,
+//!   concurrency, tampering), and [`callback::SimError`].
+//! - [`bni`]: BNI eCollection (encrypted JSON on `POST /`), with the BniEnc codec in
+//!   [`bni::crypto`].
+//! - [`nicepay`]: NICEPAY V2 direct virtual accounts (`/nicepay/direct/v2/...`,
+//!   `merchantToken`).
+//! - [`webhook_receiver`]: a product's endpoint for the gateway's Standard Webhooks events,
+//!   verifying and recording them.
+
+pub mod bni;
+pub mod callback;
+pub mod faults;
+pub mod nicepay;
+pub mod server;
+pub mod webhook_receiver;
+
+mod wib;
+
+#[cfg(test)]
+mod test_support;
+
+pub use callback::{CallbackOptions, CallbackOutcome, SimError, Tamper};
+pub use faults::{Fault, FaultRule, Faults};
+pub use server::Running;
