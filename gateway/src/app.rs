@@ -152,7 +152,11 @@ impl App {
             sandbox,
         }));
         let (router, openapi) = crate::http::router(state.clone());
-        Ok(App { state, router, openapi })
+        Ok(App {
+            state,
+            router,
+            openapi,
+        })
     }
 
     /// Starts the background workers: dispatcher, scheduler, callback confirmer, batch jobs.
@@ -171,26 +175,43 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("state", &self.state).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
 fn build_clients(settings: &Settings) -> Result<HashMap<String, ClientRuntime>, StartError> {
     let mut clients = HashMap::new();
     for (id, config) in &settings.clients {
-        let per_second = NonZeroU32::new(config.rate_limit.per_second)
-            .ok_or_else(|| StartError::Client(id.clone(), "rate_limit.per_second must be positive".into()))?;
-        let burst = NonZeroU32::new(config.rate_limit.burst)
-            .ok_or_else(|| StartError::Client(id.clone(), "rate_limit.burst must be positive".into()))?;
+        let per_second = NonZeroU32::new(config.rate_limit.per_second).ok_or_else(|| {
+            StartError::Client(id.clone(), "rate_limit.per_second must be positive".into())
+        })?;
+        let burst = NonZeroU32::new(config.rate_limit.burst).ok_or_else(|| {
+            StartError::Client(id.clone(), "rate_limit.burst must be positive".into())
+        })?;
         let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
-        let secrets = config.secrets.iter().map(|s| s.expose_secret().as_bytes().to_vec()).collect();
-        clients.insert(id.clone(), ClientRuntime { secrets, limiter, config: config.clone() });
+        let secrets = config
+            .secrets
+            .iter()
+            .map(|s| s.expose_secret().as_bytes().to_vec())
+            .collect();
+        clients.insert(
+            id.clone(),
+            ClientRuntime {
+                secrets,
+                limiter,
+                config: config.clone(),
+            },
+        );
     }
     Ok(clients)
 }

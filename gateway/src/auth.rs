@@ -14,12 +14,29 @@ pub fn body_hash(body: &[u8]) -> String {
 
 /// The string a client signs:
 /// `METHOD "\n" PATH_AND_QUERY "\n" X-Timestamp "\n" X-Nonce "\n" hex(SHA-256(body))`.
-pub fn canonical(method: &str, path_and_query: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
-    format!("{}\n{path_and_query}\n{timestamp}\n{nonce}\n{}", method.to_ascii_uppercase(), body_hash(body))
+pub fn canonical(
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    nonce: &str,
+    body: &[u8],
+) -> String {
+    format!(
+        "{}\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
+        method.to_ascii_uppercase(),
+        body_hash(body)
+    )
 }
 
 /// `hex(HMAC-SHA256(secret, canonical))`.
-pub fn sign(secret: &[u8], method: &str, path_and_query: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
+pub fn sign(
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    nonce: &str,
+    body: &[u8],
+) -> String {
     let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable_hmac());
     mac.update(canonical(method, path_and_query, timestamp, nonce, body).as_bytes());
     hex::encode(mac.finalize().into_bytes())
@@ -32,7 +49,15 @@ fn unreachable_hmac() -> HmacSha256 {
 }
 
 /// Whether `signature` (hex) matches any of `secrets`, compared in constant time.
-pub fn verify(secrets: &[Vec<u8>], signature: &str, method: &str, path_and_query: &str, timestamp: &str, nonce: &str, body: &[u8]) -> bool {
+pub fn verify(
+    secrets: &[Vec<u8>],
+    signature: &str,
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    nonce: &str,
+    body: &[u8],
+) -> bool {
     let Ok(given) = hex::decode(signature.trim()) else {
         return false;
     };
@@ -58,7 +83,13 @@ pub struct SignedHeaders {
 
 impl SignedHeaders {
     /// Signs a request now with a fresh random nonce.
-    pub fn new(client_id: &str, secret: &[u8], method: &str, path_and_query: &str, body: &[u8]) -> SignedHeaders {
+    pub fn new(
+        client_id: &str,
+        secret: &[u8],
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> SignedHeaders {
         let timestamp = time::OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
@@ -66,7 +97,12 @@ impl SignedHeaders {
             .unwrap_or_default();
         let nonce = random_nonce();
         let signature = sign(secret, method, path_and_query, &timestamp, &nonce, body);
-        SignedHeaders { client_id: client_id.to_owned(), timestamp, nonce, signature }
+        SignedHeaders {
+            client_id: client_id.to_owned(),
+            timestamp,
+            nonce,
+            signature,
+        }
     }
 
     /// As `(name, value)` pairs.
@@ -92,7 +128,13 @@ mod tests {
 
     #[test]
     fn canonical_string_matches_the_contract() {
-        let c = canonical("post", "/v1/virtual-accounts?x=1", "2026-11-22T15:04:05Z", "n0nce-0000000000", b"");
+        let c = canonical(
+            "post",
+            "/v1/virtual-accounts?x=1",
+            "2026-11-22T15:04:05Z",
+            "n0nce-0000000000",
+            b"",
+        );
         assert_eq!(
             c,
             "POST\n/v1/virtual-accounts?x=1\n2026-11-22T15:04:05Z\nn0nce-0000000000\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -102,9 +144,20 @@ mod tests {
     #[test]
     fn either_rotation_secret_verifies_and_a_wrong_one_does_not() {
         let sig = sign(b"new-secret-0123456789", "GET", "/v1/events", "t", "n", b"");
-        let secrets = vec![b"old-secret-0123456789".to_vec(), b"new-secret-0123456789".to_vec()];
+        let secrets = vec![
+            b"old-secret-0123456789".to_vec(),
+            b"new-secret-0123456789".to_vec(),
+        ];
         assert!(verify(&secrets, &sig, "GET", "/v1/events", "t", "n", b""));
-        assert!(!verify(&secrets[..1], &sig, "GET", "/v1/events", "t", "n", b""));
+        assert!(!verify(
+            &secrets[..1],
+            &sig,
+            "GET",
+            "/v1/events",
+            "t",
+            "n",
+            b""
+        ));
         assert!(!verify(&secrets, &sig, "GET", "/v1/events", "t", "n", b"x"));
         assert!(!verify(&secrets, "zz", "GET", "/v1/events", "t", "n", b""));
     }

@@ -175,7 +175,10 @@ pub struct ClientConfig {
     pub routes: Routes,
 }
 
-fn serialize_secrets<S: serde::Serializer>(secrets: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+fn serialize_secrets<S: serde::Serializer>(
+    secrets: &[SecretString],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     let shown: Vec<&str> = secrets.iter().map(|_| "[redacted]").collect();
     shown.serialize(s)
 }
@@ -192,7 +195,10 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        RateLimit { per_second: 100, burst: 200 }
+        RateLimit {
+            per_second: 100,
+            burst: 200,
+        }
     }
 }
 
@@ -249,7 +255,10 @@ impl Settings {
         }
         for file in files {
             if !file.exists() {
-                return Err(ConfigError::Invalid(format!("config file {} not found", file.display())));
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} not found",
+                    file.display()
+                )));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -258,7 +267,8 @@ impl Settings {
 
     /// Loads settings from a TOML text (the sandbox's embedded profile), then variables.
     pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
-        let figment = Figment::from(Serialized::defaults(Settings::empty())).merge(Toml::string(text));
+        let figment =
+            Figment::from(Serialized::defaults(Settings::empty())).merge(Toml::string(text));
         Self::finish(figment)
     }
 
@@ -292,7 +302,12 @@ impl Settings {
         if self.server.idempotency_retention_hours < 24 {
             return invalid("server.idempotency_retention_hours must be at least 24".into());
         }
-        if self.outbox.retry_schedule_secs.iter().any(|d| !d.is_finite() || *d < 0.0) {
+        if self
+            .outbox
+            .retry_schedule_secs
+            .iter()
+            .any(|d| !d.is_finite() || *d < 0.0)
+        {
             return invalid("outbox.retry_schedule_secs must be non-negative".into());
         }
         if !(0.0..1.0).contains(&self.outbox.jitter) {
@@ -369,10 +384,14 @@ impl ProviderConfig {
 fn validate_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(ConfigError::Invalid(format!("name {name:?} must be 1-64 of [A-Za-z0-9_-]")))
+        Err(ConfigError::Invalid(format!(
+            "name {name:?} must be 1-64 of [A-Za-z0-9_-]"
+        )))
     }
 }

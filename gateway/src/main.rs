@@ -8,7 +8,11 @@ use gateway::{App, Settings};
 use tokio::net::TcpListener;
 
 #[derive(Parser, Debug)]
-#[command(name = "gateway", version, about = "Integration gateway for Indonesian payment and identity providers")]
+#[command(
+    name = "gateway",
+    version,
+    about = "Integration gateway for Indonesian payment and identity providers"
+)]
 struct Cli {
     /// Configuration files, merged in order (default: config/gateway.toml when present).
     #[arg(long = "config", global = true)]
@@ -70,14 +74,19 @@ struct SignArgs {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(cli))
 }
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -90,12 +99,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(url) => url,
                 None => Settings::load(&cli.config)?.database.url,
             };
-            let n = gateway::store::migrate(&url).await.context("migration failed")?;
+            let n = gateway::store::migrate(&url)
+                .await
+                .context("migration failed")?;
             println!("database is at schema version {n}");
             Ok(())
         }
         Command::Sign(args) => sign(args),
-        Command::Config { command: ConfigCommand::Check } => {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
             let settings = Settings::load(&cli.config)?;
             gateway::registry::Registry::build(&settings)?;
             println!("{}", serde_json::to_string_pretty(&settings.redacted())?);
@@ -109,7 +122,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.server.listen;
     let app = App::build(settings).await?;
     let _workers = app.spawn_workers();
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, "gateway listening");
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
@@ -143,7 +158,13 @@ fn sign(args: SignArgs) -> anyhow::Result<()> {
         None => args.body.into_bytes(),
     };
     let method = args.method.to_ascii_uppercase();
-    let headers = gateway::auth::SignedHeaders::new(&args.client, args.secret.as_bytes(), &method, &args.path, &body);
+    let headers = gateway::auth::SignedHeaders::new(
+        &args.client,
+        args.secret.as_bytes(),
+        &method,
+        &args.path,
+        &body,
+    );
     for (name, value) in headers.pairs() {
         if args.curl {
             print!("-H '{name}: {value}' ");

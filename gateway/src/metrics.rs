@@ -55,15 +55,51 @@ impl Metrics {
             db_batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             registry: Registry::default(),
         };
-        registry.register("provider_calls", "Provider calls by instance, operation and outcome", m.provider_calls.clone());
-        registry.register("provider_call_duration_seconds", "Provider call latency", m.provider_latency.clone());
-        registry.register("callbacks", "Provider callbacks by instance and outcome", m.callbacks.clone());
-        registry.register("http_requests", "HTTP requests by route, method and status", m.http_requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", m.http_latency.clone());
-        registry.register("event_deliveries", "Event delivery attempts by outcome", m.deliveries.clone());
-        registry.register("outbox_backlog", "Events waiting for delivery", m.outbox_backlog.clone());
-        registry.register("outbox_oldest_age_seconds", "Age of the oldest waiting event", m.outbox_oldest_age.clone());
-        registry.register("db_group_commit_size", "Writes per SQLite group commit", m.db_batch_size.clone());
+        registry.register(
+            "provider_calls",
+            "Provider calls by instance, operation and outcome",
+            m.provider_calls.clone(),
+        );
+        registry.register(
+            "provider_call_duration_seconds",
+            "Provider call latency",
+            m.provider_latency.clone(),
+        );
+        registry.register(
+            "callbacks",
+            "Provider callbacks by instance and outcome",
+            m.callbacks.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            m.http_latency.clone(),
+        );
+        registry.register(
+            "event_deliveries",
+            "Event delivery attempts by outcome",
+            m.deliveries.clone(),
+        );
+        registry.register(
+            "outbox_backlog",
+            "Events waiting for delivery",
+            m.outbox_backlog.clone(),
+        );
+        registry.register(
+            "outbox_oldest_age_seconds",
+            "Age of the oldest waiting event",
+            m.outbox_oldest_age.clone(),
+        );
+        registry.register(
+            "db_group_commit_size",
+            "Writes per SQLite group commit",
+            m.db_batch_size.clone(),
+        );
         Metrics { registry, ..m }
     }
 

@@ -46,11 +46,17 @@ impl Registry {
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| BuildError { instance: "*".into(), message: e.to_string() })?;
+            .map_err(|e| BuildError {
+                instance: "*".into(),
+                message: e.to_string(),
+            })?;
         let mut instances = BTreeMap::new();
         for (name, config) in &settings.providers {
-            let capabilities = build_one(name, config, settings, http.clone())
-                .map_err(|message| BuildError { instance: name.clone(), message })?;
+            let capabilities =
+                build_one(name, config, settings, http.clone()).map_err(|message| BuildError {
+                    instance: name.clone(),
+                    message,
+                })?;
             let instance = Instance {
                 name: name.clone(),
                 kind: config.kind(),
@@ -80,7 +86,8 @@ impl Registry {
 
     /// The VA capability of `name`.
     pub fn virtual_accounts(&self, name: &str) -> Option<Arc<dyn VirtualAccounts>> {
-        self.get(name).and_then(|i| i.capabilities.virtual_accounts.clone())
+        self.get(name)
+            .and_then(|i| i.capabilities.virtual_accounts.clone())
     }
 
     /// The inbound capability of `name`.
@@ -131,7 +138,10 @@ pub fn callback_url(settings: &Settings, instance: &str) -> Result<url::Url, Str
 
 fn decorate(name: &str, mut capabilities: Capabilities) -> Capabilities {
     if let Some(inner) = capabilities.virtual_accounts.take() {
-        capabilities.virtual_accounts = Some(Arc::new(Instrumented { instance: name.to_owned(), inner }));
+        capabilities.virtual_accounts = Some(Arc::new(Instrumented {
+            instance: name.to_owned(),
+            inner,
+        }));
     }
     capabilities
 }
@@ -144,7 +154,12 @@ struct Instrumented<T: ?Sized> {
 }
 
 impl<T: ?Sized> Instrumented<T> {
-    fn observe<R>(&self, operation: &'static str, started: Instant, result: &Result<R, ProviderError>) {
+    fn observe<R>(
+        &self,
+        operation: &'static str,
+        started: Instant,
+        result: &Result<R, ProviderError>,
+    ) {
         let outcome = match result {
             Ok(_) => "ok",
             Err(e) => e.kind.as_str(),
@@ -158,7 +173,10 @@ impl<T: ?Sized> Instrumented<T> {
             ])
             .inc();
         m.provider_latency
-            .get_or_create(&vec![("provider", self.instance.clone()), ("operation", operation.to_owned())])
+            .get_or_create(&vec![
+                ("provider", self.instance.clone()),
+                ("operation", operation.to_owned()),
+            ])
             .observe(started.elapsed().as_secs_f64());
         if let Err(e) = result {
             tracing::warn!(provider = %self.instance, operation, kind = e.kind.as_str(), code = ?e.provider_code, message = %e.message, "provider call failed");

@@ -87,7 +87,11 @@ pub struct Started {
 
 /// Starts simulators and builds the gateway around them. `settings` is the sandbox
 /// profile (possibly adjusted by the caller).
-pub async fn start(mut settings: Settings, listen: SocketAddr, echo: Option<SocketAddr>) -> anyhow::Result<Started> {
+pub async fn start(
+    mut settings: Settings,
+    listen: SocketAddr,
+    echo: Option<SocketAddr>,
+) -> anyhow::Result<Started> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
@@ -103,7 +107,11 @@ pub async fn start(mut settings: Settings, listen: SocketAddr, echo: Option<Sock
     }
     for (name, (simulator, _)) in &simulators {
         if let Simulator::Bni(bni) = simulator {
-            bni.set_callback_url(callback_url(&settings, name).map_err(anyhow::Error::msg)?.to_string());
+            bni.set_callback_url(
+                callback_url(&settings, name)
+                    .map_err(anyhow::Error::msg)?
+                    .to_string(),
+            );
         }
     }
     let receiver = match echo {
@@ -118,7 +126,14 @@ pub async fn start(mut settings: Settings, listen: SocketAddr, echo: Option<Sock
         servers.push(running);
         (r, url)
     });
-    Ok(Started { app, sandbox, listener, base_url, servers, receiver })
+    Ok(Started {
+        app,
+        sandbox,
+        listener,
+        base_url,
+        servers,
+        receiver,
+    })
 }
 
 async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator, Running)> {
@@ -132,7 +147,8 @@ async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator
             Ok((Simulator::Bni(sim), running))
         }
         ProviderConfig::Nicepay(c) => {
-            let sim = NicepaySimulator::new(NicepayConfig::new(&c.imid, c.merchant_key.expose_secret()));
+            let sim =
+                NicepaySimulator::new(NicepayConfig::new(&c.imid, c.merchant_key.expose_secret()));
             let running = sim.spawn(any).await?;
             Ok((Simulator::Nicepay(sim), running))
         }
@@ -148,16 +164,27 @@ fn set_base_url(provider: &mut ProviderConfig, base: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn start_receiver(settings: &mut Settings, at: SocketAddr) -> anyhow::Result<(WebhookReceiver, Running)> {
+async fn start_receiver(
+    settings: &mut Settings,
+    at: SocketAddr,
+) -> anyhow::Result<(WebhookReceiver, Running)> {
     let secrets: Vec<String> = settings
         .clients
         .values()
-        .flat_map(|c| c.webhook_secrets.iter().map(|s| s.expose_secret().to_owned()))
+        .flat_map(|c| {
+            c.webhook_secrets
+                .iter()
+                .map(|s| s.expose_secret().to_owned())
+        })
         .collect();
     let receiver = WebhookReceiver::try_new(secrets)?.with_echo(true);
     let running = receiver.spawn(at).await?;
     for (id, client) in settings.clients.iter_mut() {
-        let path = if id == "demo" { String::new() } else { id.clone() };
+        let path = if id == "demo" {
+            String::new()
+        } else {
+            id.clone()
+        };
         client.webhook_url = Some(url::Url::parse(&format!("{}/{path}", running.base_url))?);
     }
     Ok((receiver, running))
@@ -193,8 +220,16 @@ fn print_banner(started: &Started) {
         println!("simulator {name}: {url}");
     }
     for (id, client) in &settings.clients {
-        let secret = client.secrets.first().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
-        let hook = client.webhook_url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+        let secret = client
+            .secrets
+            .first()
+            .map(|s| s.expose_secret().to_owned())
+            .unwrap_or_default();
+        let hook = client
+            .webhook_url
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_default();
         println!("client {id}: secret {secret} (sandbox only), webhook {hook}");
     }
     if let Some((_, url)) = &started.receiver {
@@ -207,7 +242,10 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router<AppState> {
     Router::new()
         .route("/sandbox/providers", get(providers))
         .route("/sandbox/virtual-accounts/{id}/pay", post(pay))
-        .route("/sandbox/providers/{instance}/faults", post(add_fault).delete(clear_faults))
+        .route(
+            "/sandbox/providers/{instance}/faults",
+            post(add_fault).delete(clear_faults),
+        )
         .layer(axum::Extension(sandbox))
 }
 
@@ -231,7 +269,11 @@ async fn providers(axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>) -> R
             base_url: url.clone(),
         })
         .collect();
-    (StatusCode::OK, axum::Json(serde_json::json!({ "data": data }))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "data": data })),
+    )
+        .into_response()
 }
 
 /// `POST /sandbox/virtual-accounts/{id}/pay`.
@@ -263,15 +305,26 @@ async fn pay(
         .as_deref()
         .and_then(|p| sandbox.simulator(p))
         .ok_or_else(|| ApiError::not_found("simulator for this virtual account"))?;
-    let amount = request.amount.unwrap_or((row.amount - row.paid_amount).max(1));
+    let amount = request
+        .amount
+        .unwrap_or((row.amount - row.paid_amount).max(1));
     let options = request.callback.unwrap_or_default();
     let outcomes = match simulator {
         Simulator::Bni(sim) => sim.pay_with(&row.id, amount, options).await,
         Simulator::Nicepay(sim) => sim.pay_with(&row.id, amount, options).await,
     };
     match outcomes {
-        Ok(outcomes) => Ok((StatusCode::OK, axum::Json(serde_json::json!({ "callbacks": outcomes }))).into_response()),
-        Err(e) => Err(ApiError::new(StatusCode::CONFLICT, "payment_refused", "Payment refused", e.to_string())),
+        Ok(outcomes) => Ok((
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "callbacks": outcomes })),
+        )
+            .into_response()),
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "payment_refused",
+            "Payment refused",
+            e.to_string(),
+        )),
     }
 }
 
@@ -280,19 +333,29 @@ async fn add_fault(
     Path(instance): Path<String>,
     axum::Json(rule): axum::Json<FaultRule>,
 ) -> Result<Response, ApiError> {
-    let faults = match sandbox.simulator(&instance).ok_or_else(|| ApiError::not_found("provider instance"))? {
+    let faults = match sandbox
+        .simulator(&instance)
+        .ok_or_else(|| ApiError::not_found("provider instance"))?
+    {
         Simulator::Bni(sim) => sim.faults(),
         Simulator::Nicepay(sim) => sim.faults(),
     };
     faults.push(rule);
-    Ok((StatusCode::OK, axum::Json(serde_json::json!({ "faults": faults.rules() }))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "faults": faults.rules() })),
+    )
+        .into_response())
 }
 
 async fn clear_faults(
     axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
     Path(instance): Path<String>,
 ) -> Result<Response, ApiError> {
-    let faults = match sandbox.simulator(&instance).ok_or_else(|| ApiError::not_found("provider instance"))? {
+    let faults = match sandbox
+        .simulator(&instance)
+        .ok_or_else(|| ApiError::not_found("provider instance"))?
+    {
         Simulator::Bni(sim) => sim.faults(),
         Simulator::Nicepay(sim) => sim.faults(),
     };

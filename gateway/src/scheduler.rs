@@ -48,8 +48,18 @@ pub async fn expire_due(state: &AppState) -> Result<usize, StoreError> {
                 let mut n = 0;
                 for id in ids {
                     let now = now_ms();
-                    if let Some(row) = va::transition(conn, &id, status::ACTIVE, status::EXPIRED, now).await? {
-                        events::enqueue(conn, &row.client_id, "virtual_account.expired", &row.id, event_data(&row), now).await?;
+                    if let Some(row) =
+                        va::transition(conn, &id, status::ACTIVE, status::EXPIRED, now).await?
+                    {
+                        events::enqueue(
+                            conn,
+                            &row.client_id,
+                            "virtual_account.expired",
+                            &row.id,
+                            event_data(&row),
+                            now,
+                        )
+                        .await?;
                         n += 1;
                     }
                 }
@@ -73,7 +83,11 @@ pub async fn resolve_pending(state: &AppState) -> Result<(), StoreError> {
             let id = id.clone();
             state
                 .db()
-                .write(move |conn| Box::pin(async move { va::postpone_check(conn, &id, now_ms() + delay.max(1000)).await }))
+                .write(move |conn| {
+                    Box::pin(async move {
+                        va::postpone_check(conn, &id, now_ms() + delay.max(1000)).await
+                    })
+                })
                 .await?;
         }
     }

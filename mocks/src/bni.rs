@@ -7,7 +7,7 @@
 //! `{"status":"<code>","message":"<text>"}`. It keeps the billings, and can act: `pay`
 //! records a payment and posts BNI's encrypted callback (A.5) to the configured URL.
 //!
-//! Choices where the protocol notes are silent (all marked [U]/[I] there):
+//! Choices where the protocol notes are silent (marked `[U]` or `[I]` there):
 //! - `data` that does not decrypt, or whose timestamp is outside the window, gets
 //!   `{"status":"999","message":"waktu server tidak sesuai NTP atau secret key salah."}`,
 //!   the answer of BNI's own sample code for that failure. A wrong outer `client_id` is
@@ -15,8 +15,8 @@
 //!   one `001`; an unknown `type` `004`.
 //! - The check order of `createbilling` is: required fields (`001`), inner `client_id`
 //!   (`002`), duplicate `trx_id` (`105`, before any other validation, so an identical
-//!   retry of a create that took effect is always told `105`), amount (`013`/`001`),
-//!   billing type (`016`, or `801` for `j`/`z`/`d`), type vs amount (`011`), lengths
+//!   retry of a create that took effect is always told `105`), billing type (`016`, or
+//!   `801` for `j`/`z`/`d`), amount (`013`/`001`), type vs amount (`011`), lengths
 //!   (`001`), expiry (`012`, also when not in the future), VA (`006`/`102`).
 //! - A generated VA is `prefix` + client id zero-padded to 3 digits (5 when the prefix has
 //!   3 or more digits, the `988` layout of A.6) + random digits up to 16. A given VA must
@@ -52,7 +52,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use self::billing::{Billing, Payment};
+use self::billing::{Billing, Details, Payment};
 pub use self::billing::{BillingState, BillingType, BillingView, PaymentView};
 use crate::callback::{self, CallbackOptions, CallbackOutcome, Outgoing, SimError, Tamper};
 use crate::faults::{self, Faults};
@@ -544,6 +544,22 @@ impl Fields<'_> {
         }
     }
 
+    /// The changeable fields of create and update: amount (`013`/`001`), amount vs type
+    /// (`011`), lengths (`001`), expiry (`012`).
+    fn details(&self, billing_type: BillingType, now: OffsetDateTime) -> Result<Details, Code> {
+        let trx_amount = self.amount("trx_amount")?;
+        billing_type.check_amount(trx_amount)?;
+        let customer_name = self.bounded("customer_name", 255)?;
+        Ok(Details {
+            trx_amount,
+            customer_name: customer_name.ok_or(Code::InvalidParameter)?,
+            customer_email: self.bounded("customer_email", 255)?,
+            customer_phone: self.bounded("customer_phone", 30)?,
+            description: self.bounded("description", 100)?,
+            expires_at: self.expiry(now)?,
+        })
+    }
+
     fn amount(&self, key: &str) -> Result<i64, Code> {
         parse_amount(self.0.get(key).ok_or(Code::InvalidParameter)?)
     }
@@ -600,9 +616,9 @@ impl Ledger {
         sms: bool,
     ) -> Result<Value, Code> {
         let trx_id = fields.required("trx_id")?;
-        fields.required("trx_amount")?;
         let type_code = fields.required("billing_type")?;
-        let customer_name = fields.required("customer_name")?;
+        fields.required("trx_amount")?;
+        fields.required("customer_name")?;
         fields.check_client(config)?;
         if self.billings.contains_key(&trx_id) {
             return Err(Code::DuplicateTrxId);
@@ -610,38 +626,19 @@ impl Ledger {
         if trx_id.chars().count() > 30 {
             return Err(Code::InvalidParameter);
         }
-        let trx_amount = fields.amount("trx_amount")?;
         let billing_type = BillingType::parse(&type_code)?;
-        billing_type.check_amount(trx_amount)?;
+        let details = fields.details(billing_type, now)?;
         if sms {
-            check_sms(billing_type, &customer_name, fields)?;
+            check_sms(billing_type, &details)?;
         }
-        let customer_name = fields
-            .bounded("customer_name", 255)?
-            .unwrap_or(customer_name);
-        let description = fields.bounded("description", 100)?;
-        let expires_at = fields.expiry(now)?;
         let virtual_account = match fields.text("virtual_account") {
             Some(va) => self.claim_va(config, va, now)?,
             None => self.generate_va(config, now)?,
         };
-        let billing = Billing {
-            trx_id: trx_id.clone(),
-            virtual_account: virtual_account.clone(),
-            trx_amount,
-            billing_type,
-            customer_name,
-            customer_email: fields.bounded("customer_email", 255)?,
-            customer_phone: fields.bounded("customer_phone", 30)?,
-            description,
-            expires_at,
-            created_at: now,
-            updated_at: now,
-            deactivated: false,
-            payments: Vec::new(),
-        };
-        self.billings.insert(trx_id.clone(), billing);
-        Ok(json!({ "virtual_account": virtual_account, "trx_id": trx_id }))
+        let answer = json!({ "virtual_account": virtual_account, "trx_id": trx_id });
+        let billing = Billing::new(trx_id.clone(), virtual_account, billing_type, details, now);
+        self.billings.insert(trx_id, billing);
+        Ok(answer)
     }
 
     fn update(
@@ -652,7 +649,7 @@ impl Ledger {
     ) -> Result<Value, Code> {
         let trx_id = fields.required("trx_id")?;
         fields.required("trx_amount")?;
-        let customer_name = fields.required("customer_name")?;
+        fields.required("customer_name")?;
         fields.check_client(config)?;
         let billing = self.billings.get_mut(&trx_id).ok_or(Code::NotFound)?;
         match billing.state(now) {
@@ -660,26 +657,13 @@ impl Ledger {
             BillingState::Paid => return Err(Code::Paid),
             BillingState::Expired | BillingState::Inactive => return Err(Code::Expired),
         }
-        let trx_amount = fields.amount("trx_amount")?;
-        billing.billing_type.check_amount(trx_amount)?;
-        if billing.billing_type == BillingType::Installment && trx_amount < billing.paid_total() {
+        // Every optional field omitted here is blanked (A.3 updatebilling).
+        let details = fields.details(billing.billing_type, now)?;
+        let installment = billing.billing_type == BillingType::Installment;
+        if installment && details.trx_amount < billing.paid_total() {
             return Err(Code::AmountNotChangeable);
         }
-        // Omitted optional fields are blanked at BNI (A.3 updatebilling).
-        let customer_name = fields
-            .bounded("customer_name", 255)?
-            .unwrap_or(customer_name);
-        let customer_email = fields.bounded("customer_email", 255)?;
-        let customer_phone = fields.bounded("customer_phone", 30)?;
-        let description = fields.bounded("description", 100)?;
-        let expires_at = fields.expiry(now)?;
-        billing.trx_amount = trx_amount;
-        billing.customer_name = customer_name;
-        billing.customer_email = customer_email;
-        billing.customer_phone = customer_phone;
-        billing.description = description;
-        billing.expires_at = expires_at;
-        billing.updated_at = now;
+        billing.apply(details, now);
         Ok(json!({ "virtual_account": billing.virtual_account, "trx_id": trx_id }))
     }
 
@@ -814,14 +798,15 @@ impl Ledger {
     }
 }
 
-fn check_sms(billing_type: BillingType, name: &str, fields: &Fields<'_>) -> Result<(), Code> {
+fn check_sms(billing_type: BillingType, details: &Details) -> Result<(), Code> {
     if billing_type != BillingType::Fixed {
         return Err(Code::SmsNeedsFixed);
     }
-    let phone_ok = fields
-        .text("customer_phone")
+    let phone_ok = details
+        .customer_phone
+        .as_deref()
         .is_some_and(|phone| phone.starts_with("628"));
-    if name.chars().count() > 14 || !phone_ok {
+    if details.customer_name.chars().count() > 14 || !phone_ok {
         return Err(Code::InvalidParameter);
     }
     Ok(())

@@ -1,9 +1,9 @@
 //! Faults on demand, shared by every simulator.
 //!
 //! A test (or the sandbox's `POST /sandbox/...` endpoint) pushes [`FaultRule`]s onto a
-//! simulator's [`Faults`]; each incoming request asks [`Faults::take`] for the first rule
-//! that matches its operation and then behaves as the [`Fault`] says. The JSON form of a rule
-//! is what the sandbox passes straight through:
+//! simulator's [`Faults`]; each incoming request takes the first rule that matches its
+//! operation and then behaves as the [`Fault`] says. The JSON form of a rule is what the
+//! sandbox passes straight through:
 //!
 //! ```json
 //! {"op": "createbilling", "fault": {"kind": "hang_after_effect", "ms": 3000}, "times": 1}

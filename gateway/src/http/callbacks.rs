@@ -17,7 +17,9 @@ use crate::service::callbacks;
 
 /// The routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(callback_root)).routes(routes!(callback_sub))
+    OpenApiRouter::new()
+        .routes(routes!(callback_root))
+        .routes(routes!(callback_sub))
 }
 
 /// A provider's callback (format and answer are the provider's own).
@@ -25,7 +27,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     params(("instance" = String, Path, description = "Provider instance name")),
     request_body(content = String, description = "The provider's own format", content_type = "application/octet-stream"),
     responses((status = 200, description = "Acknowledged in the provider's format"), (status = 400, description = "Rejected in the provider's format"), (status = 404, body = super::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Not stored; the provider should retry")))]
-async fn callback_root(State(state): State<AppState>, Path(instance): Path<String>, request: Request) -> Response {
+async fn callback_root(
+    State(state): State<AppState>,
+    Path(instance): Path<String>,
+    request: Request,
+) -> Response {
     dispatch(&state, &instance, String::new(), request).await
 }
 
@@ -34,11 +40,20 @@ async fn callback_root(State(state): State<AppState>, Path(instance): Path<Strin
     params(("instance" = String, Path, description = "Provider instance name"), ("rest" = String, Path, description = "Protocol sub-path")),
     request_body(content = String, description = "The provider's own format", content_type = "application/octet-stream"),
     responses((status = 200, description = "Answered in the provider's format"), (status = 404, body = super::error::Problem, content_type = "application/problem+json")))]
-async fn callback_sub(State(state): State<AppState>, Path((instance, rest)): Path<(String, String)>, request: Request) -> Response {
+async fn callback_sub(
+    State(state): State<AppState>,
+    Path((instance, rest)): Path<(String, String)>,
+    request: Request,
+) -> Response {
     dispatch(&state, &instance, rest, request).await
 }
 
-async fn dispatch(state: &AppState, instance: &str, sub_path: String, request: Request) -> Response {
+async fn dispatch(
+    state: &AppState,
+    instance: &str,
+    sub_path: String,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let body = match read_body(body, state.settings().server.body_limit_bytes).await {
         Ok(b) => b,
@@ -47,9 +62,19 @@ async fn dispatch(state: &AppState, instance: &str, sub_path: String, request: R
     let headers = parts
         .headers
         .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(n, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (n.as_str().to_owned(), v.to_owned()))
+        })
         .collect();
-    let inbound = InboundRequest::new(parts.method.as_str(), sub_path, headers, body, OffsetDateTime::now_utc());
+    let inbound = InboundRequest::new(
+        parts.method.as_str(),
+        sub_path,
+        headers,
+        body,
+        OffsetDateTime::now_utc(),
+    );
     match callbacks::handle(state, instance, inbound).await {
         Some(reply) => to_response(reply),
         None => ApiError::not_found("callback endpoint").into_response(),
@@ -59,11 +84,15 @@ async fn dispatch(state: &AppState, instance: &str, sub_path: String, request: R
 fn to_response(reply: InboundResponse) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, Body::from(reply.body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
     for (name, value) in reply.headers {
-        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             response.headers_mut().insert(n, v);
         }
     }

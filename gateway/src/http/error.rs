@@ -58,7 +58,12 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with `status`, stable `code`, a title and a detail.
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             code,
@@ -78,7 +83,12 @@ impl ApiError {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; ");
-        let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Invalid request", detail);
+        let mut e = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Invalid request",
+            detail,
+        );
         e.errors = errors;
         e.store = false;
         e
@@ -86,14 +96,24 @@ impl ApiError {
 
     /// 400 `malformed_request` (unreadable JSON). Never stored.
     pub fn malformed(detail: impl Into<String>) -> Self {
-        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", "Malformed request", detail);
+        let mut e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+            "Malformed request",
+            detail,
+        );
         e.store = false;
         e
     }
 
     /// 404 `not_found`: also the answer for another client's resource.
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", format!("no such {what}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            format!("no such {what}"),
+        )
     }
 
     /// 401 with `code`; never stored.
@@ -105,7 +125,12 @@ impl ApiError {
 
     /// 429 `rate_limited` with `Retry-After`; never stored.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests", "request rate limit exceeded");
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+            "request rate limit exceeded",
+        );
         e.retry_after = Some(retry_after_secs.max(1));
         e.store = false;
         e
@@ -114,13 +139,23 @@ impl ApiError {
     /// 500 `internal_error`; the cause is logged, not shown.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error", "the gateway failed to handle the request")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal error",
+            "the gateway failed to handle the request",
+        )
     }
 
     /// 503 `storage_unavailable`: the database cannot take the write now.
     pub fn storage(cause: &StoreError) -> Self {
         tracing::error!(error = %cause, "storage error");
-        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "Storage unavailable", "the gateway cannot store the request right now; retry");
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "Storage unavailable",
+            "the gateway cannot store the request right now; retry",
+        );
         e.retry_after = Some(1);
         e.store = false;
         e
@@ -183,9 +218,10 @@ impl IntoResponse for ApiError {
             }
         }
         let mut response = (self.status, body.to_string()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -200,7 +236,10 @@ impl IntoResponse for ApiError {
 
 /// Adds `request_id` to problem documents on the way out, so every error names the request
 /// it answers (the id is known only at the edge).
-pub async fn add_request_id(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn add_request_id(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let request_id = request
         .headers()
         .get("x-request-id")

@@ -24,7 +24,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn rfc3339(ms: i64) -> String {
-    from_ms(ms).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    from_ms(ms)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// An event with its delivery state.
@@ -108,11 +110,24 @@ async fn list_events(
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::validation(vec![FieldError { field: "limit".into(), message: "must be 1 to 200".into() }]));
+        return Err(ApiError::validation(vec![FieldError {
+            field: "limit".into(),
+            message: "must be 1 to 200".into(),
+        }]));
     }
-    let rows = events::list(state.db(), &client, q.after.as_deref(), q.event_type.as_deref(), limit).await?;
+    let rows = events::list(
+        state.db(),
+        &client,
+        q.after.as_deref(),
+        q.event_type.as_deref(),
+        limit,
+    )
+    .await?;
     let next_cursor = rows.last().map(|r| r.id.clone());
-    let page = EventPage { data: rows.iter().map(Event::from).collect(), next_cursor };
+    let page = EventPage {
+        data: rows.iter().map(Event::from).collect(),
+        next_cursor,
+    };
     Ok((StatusCode::OK, axum::Json(page)).into_response())
 }
 
@@ -125,7 +140,9 @@ async fn get_event(
     Extension(ClientId(client)): Extension<ClientId>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row = events::get(state.db(), &client, &id).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let row = events::get(state.db(), &client, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
     Ok((StatusCode::OK, axum::Json(Event::from(&row))).into_response())
 }
 
@@ -161,7 +178,9 @@ async fn list_attempts(
     Extension(ClientId(client)): Extension<ClientId>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    events::get(state.db(), &client, &id).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    events::get(state.db(), &client, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
     let data = events::attempts(state.db(), &client, &id)
         .await?
         .into_iter()
@@ -195,6 +214,8 @@ async fn redeliver(
         return Err(ApiError::not_found("event"));
     }
     state.wake_outbox();
-    let row = events::get(state.db(), &client, &id).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let row = events::get(state.db(), &client, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
     Ok((StatusCode::ACCEPTED, axum::Json(Event::from(&row))).into_response())
 }

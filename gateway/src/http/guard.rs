@@ -41,8 +41,15 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
 async fn check(state: &AppState, request: Request) -> Result<Request, ApiError> {
     let (mut parts, body) = request.into_parts();
     let body = read_body(body, state.settings().server.body_limit_bytes).await?;
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bad_signature = || ApiError::unauthorized("invalid_signature", "missing or invalid request signature");
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let bad_signature =
+        || ApiError::unauthorized("invalid_signature", "missing or invalid request signature");
     let (Some(client_id), Some(timestamp), Some(nonce), Some(signature)) = (
         header("x-client-id"),
         header("x-timestamp"),
@@ -56,23 +63,43 @@ async fn check(state: &AppState, request: Request) -> Result<Request, ApiError> 
     }
     let now = OffsetDateTime::now_utc();
     let sent = OffsetDateTime::parse(&timestamp, &Rfc3339).map_err(|_| bad_signature())?;
-    if (now - sent).whole_seconds().abs() > state.settings().server.auth_window_secs {
-        return Err(ApiError::unauthorized("stale_timestamp", "X-Timestamp is outside the allowed window"));
+    if (now - sent).abs() > time::Duration::seconds(state.settings().server.auth_window_secs) {
+        return Err(ApiError::unauthorized(
+            "stale_timestamp",
+            "X-Timestamp is outside the allowed window",
+        ));
     }
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let client = state.client(&client_id);
     let secrets = client.map(|c| c.secrets.as_slice()).unwrap_or(&[]);
-    let ok = crate::auth::verify(secrets, &signature, parts.method.as_str(), path_and_query, &timestamp, &nonce, &body);
+    let ok = crate::auth::verify(
+        secrets,
+        &signature,
+        parts.method.as_str(),
+        path_and_query,
+        &timestamp,
+        &nonce,
+        &body,
+    );
     let Some(client) = client.filter(|_| ok) else {
         return Err(bad_signature());
     };
     if let Err(not_until) = client.limiter.check() {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
         return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64));
     }
     let fresh = remember_nonce(state, &client_id, &nonce).await?;
     if !fresh {
-        return Err(ApiError::unauthorized("replayed_request", "this X-Nonce was already used"));
+        return Err(ApiError::unauthorized(
+            "replayed_request",
+            "this X-Nonce was already used",
+        ));
     }
     parts.extensions.insert(ClientId(client_id));
     Ok(Request::from_parts(parts, Body::from(body)))
@@ -87,7 +114,9 @@ async fn remember_nonce(state: &AppState, client_id: &str, nonce: &str) -> Resul
     let now = crate::store::now_ms();
     state
         .db()
-        .write(move |conn| Box::pin(async move { nonces::remember(conn, &client_id, &nonce, now).await }))
+        .write(move |conn| {
+            Box::pin(async move { nonces::remember(conn, &client_id, &nonce, now).await })
+        })
         .await
         .map_err(ApiError::from)
 }

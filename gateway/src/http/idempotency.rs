@@ -51,13 +51,22 @@ fn invalid_key() -> ApiError {
     )
 }
 
-async fn run(state: &AppState, client: String, key: String, request: Request, next: Next) -> Result<Response, Response> {
+async fn run(
+    state: &AppState,
+    client: String,
+    key: String,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
     let (parts, body) = request.into_parts();
     let body = read_body(body, state.settings().server.body_limit_bytes)
         .await
         .map_err(IntoResponse::into_response)?;
     let hash = request_hash(parts.method.as_str(), parts.uri.path(), &body);
-    match claim(state, &client, &key, hash).await.map_err(IntoResponse::into_response)? {
+    match claim(state, &client, &key, hash)
+        .await
+        .map_err(IntoResponse::into_response)?
+    {
         Claim::Claimed => {}
         Claim::Replay { status, body } => return Ok(replay(status, body)),
         Claim::Mismatch => {
@@ -105,20 +114,39 @@ async fn claim(state: &AppState, client: &str, key: &str, hash: String) -> Resul
         .db()
         .write(move |conn| {
             Box::pin(async move {
-                idempotency::claim(conn, &client, &key, &hash, now, now - retention_ms, now - abandoned_ms).await
+                idempotency::claim(
+                    conn,
+                    &client,
+                    &key,
+                    &hash,
+                    now,
+                    now - retention_ms,
+                    now - abandoned_ms,
+                )
+                .await
             })
         })
         .await
         .map_err(ApiError::from)
 }
 
-async fn finish(state: &AppState, client: String, key: String, response: Response) -> Result<Response, Response> {
+async fn finish(
+    state: &AppState,
+    client: String,
+    key: String,
+    response: Response,
+) -> Result<Response, Response> {
     let store = response.extensions().get::<DoNotStore>().is_none()
-        && !matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS);
+        && !matches!(
+            response.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+        );
     if !store {
         let _ = state
             .db()
-            .write(move |conn| Box::pin(async move { idempotency::release(conn, &client, &key).await }))
+            .write(move |conn| {
+                Box::pin(async move { idempotency::release(conn, &client, &key).await })
+            })
             .await;
         return Ok(response);
     }
@@ -131,7 +159,11 @@ async fn finish(state: &AppState, client: String, key: String, response: Respons
     let stored = text.clone();
     state
         .db()
-        .write(move |conn| Box::pin(async move { idempotency::complete(conn, &client, &key, status, &stored).await }))
+        .write(move |conn| {
+            Box::pin(
+                async move { idempotency::complete(conn, &client, &key, status, &stored).await },
+            )
+        })
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     Ok(Response::from_parts(parts, Body::from(text)))
@@ -139,7 +171,11 @@ async fn finish(state: &AppState, client: String, key: String, response: Respons
 
 fn replay(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
+    let content_type = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -21,7 +21,9 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -65,8 +67,14 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(va::routes())
         .merge(events::routes())
         .merge(ops::product_routes())
-        .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
-        .layer(middleware::from_fn_with_state(state.clone(), guard::authenticate));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::authenticate,
+        ));
     let public = OpenApiRouter::new()
         .merge(ops::public_routes())
         .merge(callbacks::routes());
@@ -86,7 +94,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let router = router
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([
             HeaderName::from_static("x-signature"),
@@ -94,8 +105,13 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         ]))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(error::add_request_id))
-        .layer(PropagateRequestIdLayer::new(HeaderName::from_static("x-request-id")))
-        .layer(SetRequestIdLayer::new(HeaderName::from_static("x-request-id"), MakeId));
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
+            "x-request-id",
+        )))
+        .layer(SetRequestIdLayer::new(
+            HeaderName::from_static("x-request-id"),
+            MakeId,
+        ));
     (router, (*openapi).clone())
 }
 
@@ -104,7 +120,9 @@ struct MakeId;
 
 impl MakeRequestId for MakeId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&crate::store::new_id("req")).ok().map(RequestId::new)
+        HeaderValue::from_str(&crate::store::new_id("req"))
+            .ok()
+            .map(RequestId::new)
     }
 }
 

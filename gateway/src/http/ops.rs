@@ -21,7 +21,10 @@ use crate::store::{events, now_ms, to_ms};
 
 /// Unauthenticated operations routes.
 pub fn public_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
 /// Product routes.
@@ -58,7 +61,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.db().ping().await {
         (StatusCode::OK, axum::Json(Health { status: "ready" })).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: "database unreachable" })).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(Health {
+                status: "database unreachable",
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -67,7 +76,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     if let Ok((n, age_ms)) = events::backlog(state.db(), now_ms()).await {
         crate::metrics::global().outbox_backlog.set(n);
-        crate::metrics::global().outbox_oldest_age.set(age_ms / 1000);
+        crate::metrics::global()
+            .outbox_oldest_age
+            .set(age_ms / 1000);
     }
     let mut response = crate::metrics::global().render().into_response();
     response.headers_mut().insert(
@@ -106,14 +117,20 @@ async fn usage(
     let now = OffsetDateTime::now_utc();
     let parse = |name: &str, v: Option<String>, default: OffsetDateTime| match v {
         None => Ok(default),
-        Some(t) => OffsetDateTime::parse(&t, &Rfc3339)
-            .map_err(|_| FieldError { field: name.to_owned(), message: "must be an RFC 3339 time".into() }),
+        Some(t) => OffsetDateTime::parse(&t, &Rfc3339).map_err(|_| FieldError {
+            field: name.to_owned(),
+            message: "must be an RFC 3339 time".into(),
+        }),
     };
     let from = parse("from", q.from, now - time::Duration::days(1));
     let to = parse("to", q.to, now);
     let (from, to) = match (from, to) {
         (Ok(f), Ok(t)) => (f, t),
-        (f, t) => return Err(ApiError::validation([f.err(), t.err()].into_iter().flatten().collect())),
+        (f, t) => {
+            return Err(ApiError::validation(
+                [f.err(), t.err()].into_iter().flatten().collect(),
+            ));
+        }
     };
     let data = calls::usage(state.db(), &client, to_ms(from), to_ms(to)).await?;
     let body = Usage {

@@ -99,15 +99,26 @@ async fn list_vas(
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::validation(vec![FieldError { field: "limit".into(), message: "must be 1 to 200".into() }]));
+        return Err(ApiError::validation(vec![FieldError {
+            field: "limit".into(),
+            message: "must be 1 to 200".into(),
+        }]));
     }
-    let filter = ListFilter { reference: q.reference, status: q.status, cursor: q.cursor, limit: limit + 1 };
+    let filter = ListFilter {
+        reference: q.reference,
+        status: q.status,
+        cursor: q.cursor,
+        limit: limit + 1,
+    };
     let mut rows = store::list(state.db(), &client, &filter).await?;
     let next_cursor = (rows.len() as i64 > limit).then(|| {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.id.clone())
     });
-    let page = VaPage { data: rows.iter().map(VirtualAccount::from).collect(), next_cursor: next_cursor.flatten() };
+    let page = VaPage {
+        data: rows.iter().map(VirtualAccount::from).collect(),
+        next_cursor: next_cursor.flatten(),
+    };
     Ok(json(StatusCode::OK, &page))
 }
 
@@ -121,7 +132,9 @@ async fn get_va(
     Extension(ClientId(client)): Extension<ClientId>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row = store::get(state.db(), &client, &id).await?.ok_or_else(|| ApiError::not_found("virtual account"))?;
+    let row = store::get(state.db(), &client, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("virtual account"))?;
     Ok(json(StatusCode::OK, &VirtualAccount::from(&row)))
 }
 
@@ -185,10 +198,20 @@ async fn create_batch(
 ) -> Result<Response, ApiError> {
     let total = request.items.len();
     if total == 0 || total > jobs::MAX_ITEMS {
-        return Err(ApiError::validation(vec![FieldError { field: "items".into(), message: format!("must hold 1 to {} items", jobs::MAX_ITEMS) }]));
+        return Err(ApiError::validation(vec![FieldError {
+            field: "items".into(),
+            message: format!("must hold 1 to {} items", jobs::MAX_ITEMS),
+        }]));
     }
     let job_id = jobs::submit(&state, &client, request.items).await?;
-    Ok(json(StatusCode::ACCEPTED, &JobAccepted { job_id, status: "queued".into(), total }))
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &JobAccepted {
+            job_id,
+            status: "queued".into(),
+            total,
+        },
+    ))
 }
 
 /// A job's progress and per-item results.
@@ -200,6 +223,8 @@ async fn get_job(
     Extension(ClientId(client)): Extension<ClientId>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = jobs::view(&state, &client, &id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let view = jobs::view(&state, &client, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("job"))?;
     Ok(json(StatusCode::OK, &view))
 }

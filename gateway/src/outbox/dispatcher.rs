@@ -48,7 +48,9 @@ pub async fn run(state: AppState) {
             }
         };
         if claimed.is_empty() {
-            state.outbox_woken(Duration::from_millis(settings.poll_interval_ms)).await;
+            state
+                .outbox_woken(Duration::from_millis(settings.poll_interval_ms))
+                .await;
             continue;
         }
         for event in claimed {
@@ -95,7 +97,12 @@ struct Outcome {
     overload: bool,
 }
 
-async fn deliver(state: &AppState, http: &reqwest::Client, settings: &OutboxSettings, event: EventRow) {
+async fn deliver(
+    state: &AppState,
+    http: &reqwest::Client,
+    settings: &OutboxSettings,
+    event: EventRow,
+) {
     let client = state.client(&event.client_id);
     let url = client.and_then(|c| c.config.webhook_url.clone());
     let attempt_no = event.attempts + 1;
@@ -111,7 +118,12 @@ async fn deliver(state: &AppState, http: &reqwest::Client, settings: &OutboxSett
                 .collect();
             post(http, url.as_str(), &keys, &event).await
         }
-        _ => Outcome { status: None, error: Some("no webhook_url configured".into()), retry_after: None, overload: false },
+        _ => Outcome {
+            status: None,
+            error: Some("no webhook_url configured".into()),
+            retry_after: None,
+            overload: false,
+        },
     };
     let delivered = outcome.status.is_some_and(|s| (200..300).contains(&s));
     let after = if delivered {
@@ -126,7 +138,10 @@ async fn deliver(state: &AppState, http: &reqwest::Client, settings: &OutboxSett
         After::RetryAt(_) => "retry",
         After::DeadLetter => "dead_letter",
     };
-    metrics::global().deliveries.get_or_create(&vec![("outcome", label.to_owned())]).inc();
+    metrics::global()
+        .deliveries
+        .get_or_create(&vec![("outcome", label.to_owned())])
+        .inc();
     let attempt = Attempt {
         event_id: event.id.clone(),
         client_id: event.client_id.clone(),
@@ -139,7 +154,9 @@ async fn deliver(state: &AppState, http: &reqwest::Client, settings: &OutboxSett
     };
     let recorded = state
         .db()
-        .write(move |conn| Box::pin(async move { events::record_attempt(conn, &attempt, after, now_ms()).await }))
+        .write(move |conn| {
+            Box::pin(async move { events::record_attempt(conn, &attempt, after, now_ms()).await })
+        })
         .await;
     if let Err(e) = recorded {
         // The lease lapses and the event is sent again: at-least-once, same webhook-id.
@@ -169,11 +186,22 @@ async fn post(http: &reqwest::Client, url: &str, keys: &[Vec<u8>], event: &Event
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<f64>().ok());
             let error = (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
-            Outcome { status: Some(status), error, retry_after, overload: status == 429 }
+            Outcome {
+                status: Some(status),
+                error,
+                retry_after,
+                overload: status == 429,
+            }
         }
         Err(e) => Outcome {
             status: None,
-            error: Some(if e.is_timeout() { "timeout".to_owned() } else if e.is_connect() { "connection failed".to_owned() } else { "request failed".to_owned() }),
+            error: Some(if e.is_timeout() {
+                "timeout".to_owned()
+            } else if e.is_connect() {
+                "connection failed".to_owned()
+            } else {
+                "request failed".to_owned()
+            }),
             retry_after: None,
             overload: e.is_timeout(),
         },
@@ -184,7 +212,11 @@ async fn post(http: &reqwest::Client, url: &str, keys: &[Vec<u8>], event: &Event
 /// overload floor after a timeout or 429, at least `Retry-After`.
 fn next_delay_ms(settings: &OutboxSettings, attempt_no: i64, outcome: &Outcome) -> i64 {
     let index = (attempt_no - 1).clamp(0, settings.retry_schedule_secs.len() as i64 - 1) as usize;
-    let base = settings.retry_schedule_secs.get(index).copied().unwrap_or(0.0);
+    let base = settings
+        .retry_schedule_secs
+        .get(index)
+        .copied()
+        .unwrap_or(0.0);
     let factor = if settings.jitter > 0.0 {
         rand::rng().random_range((1.0 - settings.jitter)..=(1.0 + settings.jitter))
     } else {
@@ -205,7 +237,12 @@ mod tests {
     use super::*;
 
     fn outcome(overload: bool, retry_after: Option<f64>) -> Outcome {
-        Outcome { status: Some(500), error: None, retry_after, overload }
+        Outcome {
+            status: Some(500),
+            error: None,
+            retry_after,
+            overload,
+        }
     }
 
     #[test]
@@ -214,7 +251,10 @@ mod tests {
         for (attempt, base) in [(1, 5.0), (2, 300.0), (3, 1800.0), (7, 36000.0)] {
             for _ in 0..200 {
                 let d = next_delay_ms(&settings, attempt, &outcome(false, None)) as f64 / 1000.0;
-                assert!(d >= base * 0.8 - 0.001 && d <= base * 1.2 + 0.001, "attempt {attempt}: {d}");
+                assert!(
+                    d >= base * 0.8 - 0.001 && d <= base * 1.2 + 0.001,
+                    "attempt {attempt}: {d}"
+                );
             }
         }
     }

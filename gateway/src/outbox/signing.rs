@@ -22,7 +22,10 @@ pub fn signature_header(keys: &[Vec<u8>], id: &str, timestamp: i64, body: &[u8])
             mac.update(timestamp.to_string().as_bytes());
             mac.update(b".");
             mac.update(body);
-            Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+            Some(format!(
+                "v1,{}",
+                STANDARD.encode(mac.finalize().into_bytes())
+            ))
         })
         .collect::<Vec<_>>()
         .join(" ")

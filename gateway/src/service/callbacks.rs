@@ -9,7 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use contracts::inbound::{AckOutcome, EventKind, Inbound, InboundEvent, InboundRequest, InboundResponse, ResourceRef, Trust};
+use contracts::inbound::{
+    AckOutcome, EventKind, Inbound, InboundEvent, InboundRequest, InboundResponse, ResourceRef,
+    Trust,
+};
 use contracts::va::{ProviderVaState, VaHandle, VaStatusReport};
 use contracts::{Amount, OurReference, ProviderReference};
 use sqlx::AnyConnection;
@@ -29,12 +32,19 @@ struct Applied {
 }
 
 /// Handles one provider request for `instance`; `None` when no such instance takes callbacks.
-pub async fn handle(state: &AppState, instance: &str, request: InboundRequest) -> Option<InboundResponse> {
+pub async fn handle(
+    state: &AppState,
+    instance: &str,
+    request: InboundRequest,
+) -> Option<InboundResponse> {
     let adapter = state.registry().inbound(instance)?;
     let count = |outcome: &str| {
         metrics::global()
             .callbacks
-            .get_or_create(&vec![("provider", instance.to_owned()), ("outcome", outcome.to_owned())])
+            .get_or_create(&vec![
+                ("provider", instance.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
             .inc();
     };
     let events = match adapter.verify_and_parse(&request).await {
@@ -52,7 +62,9 @@ pub async fn handle(state: &AppState, instance: &str, request: InboundRequest) -
     let now = to_ms(request.received_at);
     let stored = state
         .db()
-        .write(move |conn| Box::pin(async move { store_all(conn, &provider, events, trust, now).await }))
+        .write(move |conn| {
+            Box::pin(async move { store_all(conn, &provider, events, trust, now).await })
+        })
         .await;
     match stored {
         Ok(applied) => {
@@ -91,7 +103,11 @@ async fn store_all(
 
 fn resource_keys(resource: &ResourceRef) -> (Option<&str>, Option<&str>, Option<&str>) {
     match resource {
-        ResourceRef::VirtualAccount { reference, provider_reference, va_number } => (
+        ResourceRef::VirtualAccount {
+            reference,
+            provider_reference,
+            va_number,
+        } => (
             reference.as_ref().map(OurReference::as_str),
             provider_reference.as_ref().map(ProviderReference::as_str),
             va_number.as_deref(),
@@ -108,7 +124,8 @@ async fn store_one(
     now: i64,
 ) -> Result<Applied, StoreError> {
     let (reference, provider_reference, va_number) = resource_keys(&event.resource);
-    let found = va::find_for_provider(conn, provider, reference, provider_reference, va_number).await?;
+    let found =
+        va::find_for_provider(conn, provider, reference, provider_reference, va_number).await?;
     let (kind, amount) = match &event.kind {
         EventKind::VaPayment { amount, .. } => ("va.payment", amount.rupiah()),
         EventKind::VaReversal { amount } => ("va.reversal", amount.rupiah()),
@@ -137,15 +154,24 @@ async fn store_one(
         return Ok(Applied::default()); // a replay: acknowledged, changes nothing
     };
     let Some(va) = found else {
-        tracing::warn!(provider, "callback for an unknown virtual account stored as unmatched");
+        tracing::warn!(
+            provider,
+            "callback for an unknown virtual account stored as unmatched"
+        );
         return Ok(Applied::default());
     };
     if confirm {
-        return Ok(Applied { enqueued: false, unconfirmed: true });
+        return Ok(Applied {
+            enqueued: false,
+            unconfirmed: true,
+        });
     }
     let (settled, detail, enqueued) = apply(conn, &va, &event.kind, now).await?;
     provider_events::settle(conn, &event_id, settled, detail.as_deref(), now).await?;
-    Ok(Applied { enqueued, unconfirmed: false })
+    Ok(Applied {
+        enqueued,
+        unconfirmed: false,
+    })
 }
 
 /// Applies a verified event to its VA. Returns the provider event's final state, a
@@ -157,7 +183,13 @@ async fn apply(
     now: i64,
 ) -> Result<(&'static str, Option<String>, bool), StoreError> {
     match kind {
-        EventKind::VaPayment { amount, cumulative, billed, paid_at, .. } => {
+        EventKind::VaPayment {
+            amount,
+            cumulative,
+            billed,
+            paid_at,
+            ..
+        } => {
             let total = match cumulative {
                 Some(c) => PaidTotal::Cumulative(c.rupiah()),
                 None => PaidTotal::Increment(amount.rupiah()),
@@ -168,7 +200,11 @@ async fn apply(
         }
         EventKind::VaReversal { .. } => {
             va::add_flag(conn, va, "reversed", now).await?;
-            Ok((state::IGNORED, Some("reversal recorded for operators".into()), false))
+            Ok((
+                state::IGNORED,
+                Some("reversal recorded for operators".into()),
+                false,
+            ))
         }
         _ => Ok((state::IGNORED, Some("unsupported event kind".into()), false)),
     }
@@ -186,10 +222,18 @@ async fn apply_payment(
         if matches!(va.status.as_str(), status::EXPIRED | status::CANCELLED) {
             va::add_flag(conn, va, "payment_after_close", now).await?;
         }
-        return Ok((state::IGNORED, Some(format!("virtual account is {}", va.status)), false));
+        return Ok((
+            state::IGNORED,
+            Some(format!("virtual account is {}", va.status)),
+            false,
+        ));
     }
     let Some(row) = va::record_payment(conn, &va.id, total, paid_at, now).await? else {
-        return Ok((state::IGNORED, Some("virtual account changed concurrently".into()), false));
+        return Ok((
+            state::IGNORED,
+            Some("virtual account changed concurrently".into()),
+            false,
+        ));
     };
     if billed.is_some_and(|b| b != row.amount) {
         va::add_flag(conn, &row, "billed_amount_mismatch", now).await?;
@@ -201,10 +245,25 @@ async fn apply_payment(
         row
     };
     if row.status == status::PAID {
-        events::enqueue(conn, &row.client_id, "virtual_account.paid", &row.id, event_data(&row), now).await?;
+        events::enqueue(
+            conn,
+            &row.client_id,
+            "virtual_account.paid",
+            &row.id,
+            event_data(&row),
+            now,
+        )
+        .await?;
         return Ok((state::APPLIED, None, true));
     }
-    Ok((state::APPLIED, Some(format!("partial payment, {} of {}", row.paid_amount, row.amount)), false))
+    Ok((
+        state::APPLIED,
+        Some(format!(
+            "partial payment, {} of {}",
+            row.paid_amount, row.amount
+        )),
+        false,
+    ))
 }
 
 /// The confirmer: resolves `unconfirmed` callbacks by asking the provider for the status.
@@ -239,7 +298,13 @@ async fn confirm_one(state: &AppState, event: Unconfirmed) -> Result<(), StoreEr
         .await?;
     let adapter = state.registry().virtual_accounts(&event.provider);
     let (Some(va), Some(adapter)) = (va, adapter) else {
-        return settle(state, &event.id, state::IGNORED, "resource or provider no longer configured").await;
+        return settle(
+            state,
+            &event.id,
+            state::IGNORED,
+            "resource or provider no longer configured",
+        )
+        .await;
     };
     let Ok(amount) = Amount::new(va.amount) else {
         return settle(state, &event.id, state::IGNORED, "stored amount invalid").await;
@@ -256,19 +321,36 @@ async fn confirm_one(state: &AppState, event: Unconfirmed) -> Result<(), StoreEr
     match report {
         Ok(report) => apply_report(state, event, va, report).await,
         Err(e) => {
-            let backoff = 5_000i64.saturating_mul(1 << event.attempts.clamp(0, 10)).min(3_600_000);
-            let (id, detail) = (event.id.clone(), format!("status inquiry failed: {}", e.kind.as_str()));
+            let backoff = 5_000i64
+                .saturating_mul(1 << event.attempts.clamp(0, 10))
+                .min(3_600_000);
+            let (id, detail) = (
+                event.id.clone(),
+                format!("status inquiry failed: {}", e.kind.as_str()),
+            );
             state
                 .db()
-                .write(move |conn| Box::pin(async move { provider_events::retry_later(conn, &id, now_ms() + backoff, &detail).await }))
+                .write(move |conn| {
+                    Box::pin(async move {
+                        provider_events::retry_later(conn, &id, now_ms() + backoff, &detail).await
+                    })
+                })
                 .await
         }
     }
 }
 
-async fn apply_report(state: &AppState, event: Unconfirmed, va: VaRow, report: VaStatusReport) -> Result<(), StoreError> {
+async fn apply_report(
+    state: &AppState,
+    event: Unconfirmed,
+    va: VaRow,
+    report: VaStatusReport,
+) -> Result<(), StoreError> {
     if report.state != ProviderVaState::Paid {
-        let detail = format!("provider status {} does not confirm the payment; callback not applied", report.provider_status);
+        let detail = format!(
+            "provider status {} does not confirm the payment; callback not applied",
+            report.provider_status
+        );
         return settle(state, &event.id, state::IGNORED, &detail).await;
     }
     let paid = report.paid_amount.map(Amount::rupiah).unwrap_or(va.amount);
@@ -280,8 +362,15 @@ async fn apply_report(state: &AppState, event: Unconfirmed, va: VaRow, report: V
             Box::pin(async move {
                 let now = now_ms();
                 let fresh = va::get_unscoped(conn, &va.id).await?.unwrap_or(va);
-                let (settled, detail, enqueued) =
-                    apply_payment(conn, &fresh, PaidTotal::Cumulative(paid), None, paid_at, now).await?;
+                let (settled, detail, enqueued) = apply_payment(
+                    conn,
+                    &fresh,
+                    PaidTotal::Cumulative(paid),
+                    None,
+                    paid_at,
+                    now,
+                )
+                .await?;
                 provider_events::settle(conn, &id, settled, detail.as_deref(), now).await?;
                 Ok(enqueued)
             })
@@ -293,10 +382,19 @@ async fn apply_report(state: &AppState, event: Unconfirmed, va: VaRow, report: V
     Ok(())
 }
 
-async fn settle(state: &AppState, id: &str, new_state: &'static str, detail: &str) -> Result<(), StoreError> {
+async fn settle(
+    state: &AppState,
+    id: &str,
+    new_state: &'static str,
+    detail: &str,
+) -> Result<(), StoreError> {
     let (id, detail) = (id.to_owned(), detail.to_owned());
     state
         .db()
-        .write(move |conn| Box::pin(async move { provider_events::settle(conn, &id, new_state, Some(&detail), now_ms()).await }))
+        .write(move |conn| {
+            Box::pin(async move {
+                provider_events::settle(conn, &id, new_state, Some(&detail), now_ms()).await
+            })
+        })
         .await
 }

@@ -15,7 +15,11 @@ use crate::store::{StoreError, new_id, now_ms};
 pub const MAX_ITEMS: usize = 1000;
 
 /// Stores a batch job; returns its id.
-pub async fn submit(state: &AppState, client_id: &str, items: Vec<NewVirtualAccount>) -> Result<String, StoreError> {
+pub async fn submit(
+    state: &AppState,
+    client_id: &str,
+    items: Vec<NewVirtualAccount>,
+) -> Result<String, StoreError> {
     let id = new_id("job");
     let requests: Vec<String> = items
         .iter()
@@ -24,7 +28,19 @@ pub async fn submit(state: &AppState, client_id: &str, items: Vec<NewVirtualAcco
     let (job_id, client) = (id.clone(), client_id.to_owned());
     state
         .db()
-        .write(move |conn| Box::pin(async move { jobs::create(conn, &job_id, &client, "virtual_accounts.batch", &requests, now_ms()).await }))
+        .write(move |conn| {
+            Box::pin(async move {
+                jobs::create(
+                    conn,
+                    &job_id,
+                    &client,
+                    "virtual_accounts.batch",
+                    &requests,
+                    now_ms(),
+                )
+                .await
+            })
+        })
         .await?;
     Ok(id)
 }
@@ -66,7 +82,11 @@ pub struct JobView {
 }
 
 /// Reads a job of `client_id` with its items.
-pub async fn view(state: &AppState, client_id: &str, id: &str) -> Result<Option<JobView>, StoreError> {
+pub async fn view(
+    state: &AppState,
+    client_id: &str,
+    id: &str,
+) -> Result<Option<JobView>, StoreError> {
     let Some(job) = jobs::get(state.db(), client_id, id).await? else {
         return Ok(None);
     };
@@ -75,7 +95,9 @@ pub async fn view(state: &AppState, client_id: &str, id: &str) -> Result<Option<
         .into_iter()
         .map(|i| ItemView {
             index: i.idx,
-            reference: serde_json::from_str::<NewVirtualAccount>(&i.request).ok().map(|r| r.reference),
+            reference: serde_json::from_str::<NewVirtualAccount>(&i.request)
+                .ok()
+                .map(|r| r.reference),
             status: i.state,
             virtual_account_id: i.resource_id,
             error_code: i.error_code,
@@ -101,7 +123,9 @@ pub async fn run(state: AppState) {
     loop {
         let lease = state
             .db()
-            .write(|conn| Box::pin(async move { jobs::lease_next(conn, now_ms(), now_ms() + 300_000).await }))
+            .write(|conn| {
+                Box::pin(async move { jobs::lease_next(conn, now_ms(), now_ms() + 300_000).await })
+            })
             .await;
         match lease {
             Ok(Some(job)) => {
@@ -130,9 +154,27 @@ async fn work(state: &AppState, job: &JobRow) -> Result<(), StoreError> {
             .write(move |conn| {
                 Box::pin(async move {
                     match &outcome {
-                        Ok(va_id) => jobs::finish_item(conn, &job_id, item.idx, "succeeded", Some(va_id), None).await,
+                        Ok(va_id) => {
+                            jobs::finish_item(
+                                conn,
+                                &job_id,
+                                item.idx,
+                                "succeeded",
+                                Some(va_id),
+                                None,
+                            )
+                            .await
+                        }
                         Err((code, detail, va_id)) => {
-                            jobs::finish_item(conn, &job_id, item.idx, "failed", va_id.as_deref(), Some((code, detail))).await
+                            jobs::finish_item(
+                                conn,
+                                &job_id,
+                                item.idx,
+                                "failed",
+                                va_id.as_deref(),
+                                Some((code, detail)),
+                            )
+                            .await
                         }
                     }
                 })
@@ -152,7 +194,10 @@ async fn issue_item(state: &AppState, client_id: &str, request: &str) -> Result<
     let request: NewVirtualAccount = serde_json::from_str(request)
         .map_err(|e| ("malformed_request".to_owned(), e.to_string(), None))?;
     let validated = va::validate(request).map_err(problem)?;
-    va::issue(state, client_id, validated).await.map(|row| row.id).map_err(problem)
+    va::issue(state, client_id, validated)
+        .await
+        .map(|row| row.id)
+        .map_err(problem)
 }
 
 fn problem(e: crate::http::ApiError) -> ItemError {

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use contracts::va::{CreateVa, IssuedVa, PaymentRule, ProviderVaState, UpdateVa, VaHandle};
-use contracts::{Amount, Customer, ErrorKind, OurReference, ProviderError, ProviderReference, VirtualAccounts};
+use contracts::{
+    Amount, Customer, ErrorKind, OurReference, ProviderError, ProviderReference, VirtualAccounts,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -163,30 +165,45 @@ pub struct Validated {
 }
 
 fn field(field: &str, message: &str) -> FieldError {
-    FieldError { field: field.to_owned(), message: message.to_owned() }
+    FieldError {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 /// Checks every field and lists every problem at once.
 pub fn validate(req: NewVirtualAccount) -> Result<Validated, ApiError> {
     let mut errors = Vec::new();
-    if req.reference.is_empty() || req.reference.len() > 64 || req.reference.chars().any(char::is_control) {
+    if req.reference.is_empty()
+        || req.reference.len() > 64
+        || req.reference.chars().any(char::is_control)
+    {
         errors.push(field("reference", "must be 1 to 64 printable characters"));
     }
     let amount = match Amount::new(req.amount) {
         Ok(a) if a.rupiah() >= 1 => Some(a),
         _ => {
-            errors.push(field("amount", "must be a whole number of rupiah from 1 to 99999999999999"));
+            errors.push(field(
+                "amount",
+                "must be a whole number of rupiah from 1 to 99999999999999",
+            ));
             None
         }
     };
     let name = req.customer.name.trim();
     if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-        errors.push(field("customer.name", "must be 1 to 255 printable characters"));
+        errors.push(field(
+            "customer.name",
+            "must be 1 to 255 printable characters",
+        ));
     }
     if let Some(phone) = &req.customer.phone {
         let digits = phone.strip_prefix('+').unwrap_or(phone);
         if digits.len() < 8 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            errors.push(field("customer.phone", "must be 8 to 15 digits, optionally with a leading +"));
+            errors.push(field(
+                "customer.phone",
+                "must be 8 to 15 digits, optionally with a leading +",
+            ));
         }
     }
     if let Some(email) = &req.customer.email {
@@ -206,7 +223,11 @@ pub fn validate(req: NewVirtualAccount) -> Result<Validated, ApiError> {
             None
         }
     };
-    if req.description.as_ref().is_some_and(|d| d.chars().count() > 100) {
+    if req
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 100)
+    {
         errors.push(field("description", "must be at most 100 characters"));
     }
     match (amount, expires_at) {
@@ -230,14 +251,21 @@ pub fn validate(req: NewVirtualAccount) -> Result<Validated, ApiError> {
     }
 }
 
-fn route(state: &AppState, client_id: &str, requested: Option<&str>) -> Result<Vec<String>, ApiError> {
+fn route(
+    state: &AppState,
+    client_id: &str,
+    requested: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
     let routes = state
         .client(client_id)
         .map(|c| c.config.routes.virtual_accounts.clone())
         .unwrap_or_default();
     match requested {
         Some(p) if routes.iter().any(|r| r == p) => Ok(vec![p.to_owned()]),
-        Some(_) => Err(ApiError::validation(vec![field("provider", "is not in this client's route")])),
+        Some(_) => Err(ApiError::validation(vec![field(
+            "provider",
+            "is not in this client's route",
+        )])),
         None if routes.is_empty() => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "no_route",
@@ -279,10 +307,20 @@ pub async fn issue(state: &AppState, client_id: &str, req: Validated) -> Result<
         updated_at: now,
     };
     insert_new(state, &row).await?;
-    let create = CreateVa::new(OurReference(row.id.clone()), req.amount, req.customer, req.expires_at)
-        .with_description(req.description)
-        .with_rule(req.rule);
-    let mut attempt = Attempt { state, client_id, va_id: &row.id, calls: Vec::new() };
+    let create = CreateVa::new(
+        OurReference(row.id.clone()),
+        req.amount,
+        req.customer,
+        req.expires_at,
+    )
+    .with_description(req.description)
+    .with_rule(req.rule);
+    let mut attempt = Attempt {
+        state,
+        client_id,
+        va_id: &row.id,
+        calls: Vec::new(),
+    };
     attempt.run(&route, &create).await
 }
 
@@ -333,7 +371,10 @@ impl Attempt<'_> {
                 continue;
             };
             if !adapter.supports_rule(create.rule) {
-                last = Some(ProviderError::new(ErrorKind::Rejected, "payment rule not supported by this provider"));
+                last = Some(ProviderError::new(
+                    ErrorKind::Rejected,
+                    "payment rule not supported by this provider",
+                ));
                 continue;
             }
             let started = Instant::now();
@@ -352,11 +393,18 @@ impl Attempt<'_> {
                 Err(e) => return Err(self.fail(e).await),
             }
         }
-        let e = last.unwrap_or_else(|| ProviderError::new(ErrorKind::Unavailable, "no provider available"));
+        let e = last
+            .unwrap_or_else(|| ProviderError::new(ErrorKind::Unavailable, "no provider available"));
         Err(self.fail(e).await)
     }
 
-    fn record<T>(&mut self, instance: &str, operation: &'static str, started: Instant, result: &Result<T, ProviderError>) {
+    fn record<T>(
+        &mut self,
+        instance: &str,
+        operation: &'static str,
+        started: Instant,
+        result: &Result<T, ProviderError>,
+    ) {
         self.calls.push(Call {
             client_id: Some(self.client_id.to_owned()),
             provider: instance.to_owned(),
@@ -371,18 +419,27 @@ impl Attempt<'_> {
     }
 
     /// Asks the provider whether our reference exists after an ambiguous create.
-    async fn inquire(&mut self, instance: &str, adapter: &Arc<dyn VirtualAccounts>, create: &CreateVa) -> Inquired {
+    async fn inquire(
+        &mut self,
+        instance: &str,
+        adapter: &Arc<dyn VirtualAccounts>,
+        create: &CreateVa,
+    ) -> Inquired {
         let handle = VaHandle::new(create.reference.clone(), None, None, create.amount);
         let started = Instant::now();
         let result = adapter.inquire(&handle).await;
         self.record(instance, "va.inquire", started, &result);
         match result {
             Ok(report) => match (report.va_number, report.state) {
-                (Some(number), ProviderVaState::Active | ProviderVaState::Paid) => Inquired::Issued(IssuedVa::new(
-                    number,
-                    report.bank.unwrap_or_else(|| instance_bank(self.state, instance)),
-                    report.provider_reference,
-                )),
+                (Some(number), ProviderVaState::Active | ProviderVaState::Paid) => {
+                    Inquired::Issued(IssuedVa::new(
+                        number,
+                        report
+                            .bank
+                            .unwrap_or_else(|| instance_bank(self.state, instance)),
+                        report.provider_reference,
+                    ))
+                }
                 _ => Inquired::Unknown,
             },
             Err(e) if e.kind == ErrorKind::NotFound => Inquired::Absent,
@@ -415,8 +472,13 @@ impl Attempt<'_> {
     }
 
     async fn pending(&mut self, instance: &str) -> ApiError {
-        let check_at = now_ms() + (self.state.settings().scheduler.inquiry_delay_secs * 1000.0) as i64;
-        let (id, provider, calls) = (self.va_id.to_owned(), instance.to_owned(), std::mem::take(&mut self.calls));
+        let check_at =
+            now_ms() + (self.state.settings().scheduler.inquiry_delay_secs * 1000.0) as i64;
+        let (id, provider, calls) = (
+            self.va_id.to_owned(),
+            instance.to_owned(),
+            std::mem::take(&mut self.calls),
+        );
         let stored = self
             .state
             .db()
@@ -548,18 +610,35 @@ pub struct VirtualAccountPatch {
 }
 
 /// Changes amount and/or expiry while the VA is active, at the provider first.
-pub async fn update(state: &AppState, client_id: &str, id: &str, patch: VirtualAccountPatch) -> Result<VaRow, ApiError> {
-    let v = va::get(state.db(), client_id, id).await?.ok_or_else(|| ApiError::not_found("virtual account"))?;
+pub async fn update(
+    state: &AppState,
+    client_id: &str,
+    id: &str,
+    patch: VirtualAccountPatch,
+) -> Result<VaRow, ApiError> {
+    let v = va::get(state.db(), client_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("virtual account"))?;
     let mut errors = Vec::new();
     let amount = patch.amount.unwrap_or(v.amount);
     if Amount::new(amount).is_err() || amount < 1 || amount <= v.paid_amount {
-        errors.push(field("amount", "must be a whole number of rupiah above the amount already paid"));
+        errors.push(field(
+            "amount",
+            "must be a whole number of rupiah above the amount already paid",
+        ));
     }
-    let expires_at = match patch.expires_at.as_deref().map(|t| OffsetDateTime::parse(t, &Rfc3339)) {
+    let expires_at = match patch
+        .expires_at
+        .as_deref()
+        .map(|t| OffsetDateTime::parse(t, &Rfc3339))
+    {
         None => from_ms(v.expires_at),
         Some(Ok(t)) if t > OffsetDateTime::now_utc() => t,
         Some(_) => {
-            errors.push(field("expires_at", "must be an RFC 3339 time in the future"));
+            errors.push(field(
+                "expires_at",
+                "must be an RFC 3339 time in the future",
+            ));
             OffsetDateTime::now_utc()
         }
     };
@@ -574,7 +653,13 @@ pub async fn update(state: &AppState, client_id: &str, id: &str, patch: VirtualA
     }
     let adapter = adapter_of(state, &v)?;
     let amount = Amount::new(amount).map_err(|e| ApiError::internal(&e))?;
-    let request = UpdateVa::new(handle(&v)?, amount, expires_at, v.customer.clone(), v.description.clone());
+    let request = UpdateVa::new(
+        handle(&v)?,
+        amount,
+        expires_at,
+        v.customer.clone(),
+        v.description.clone(),
+    );
     let started = Instant::now();
     let result = adapter.update(&request).await;
     record_call(state, client_id, &v, "va.update", started, &result).await;
@@ -582,14 +667,20 @@ pub async fn update(state: &AppState, client_id: &str, id: &str, patch: VirtualA
     let (id, expires_ms) = (v.id.clone(), to_ms(expires_at));
     let updated = state
         .db()
-        .write(move |conn| Box::pin(async move { va::update_terms(conn, &id, amount.rupiah(), expires_ms, now_ms()).await }))
+        .write(move |conn| {
+            Box::pin(async move {
+                va::update_terms(conn, &id, amount.rupiah(), expires_ms, now_ms()).await
+            })
+        })
         .await?;
     updated.ok_or_else(|| not_changeable(&v))
 }
 
 /// Cancels an unpaid VA at its provider, then here, and announces it.
 pub async fn cancel(state: &AppState, client_id: &str, id: &str) -> Result<VaRow, ApiError> {
-    let v = va::get(state.db(), client_id, id).await?.ok_or_else(|| ApiError::not_found("virtual account"))?;
+    let v = va::get(state.db(), client_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("virtual account"))?;
     if v.status != status::ACTIVE || v.paid_amount > 0 {
         return Err(not_changeable(&v));
     }
@@ -606,7 +697,15 @@ pub async fn cancel(state: &AppState, client_id: &str, id: &str) -> Result<VaRow
                 let now = now_ms();
                 let row = va::transition(conn, &id, status::ACTIVE, status::CANCELLED, now).await?;
                 if let Some(row) = &row {
-                    events::enqueue(conn, &row.client_id, "virtual_account.cancelled", &row.id, event_data(row), now).await?;
+                    events::enqueue(
+                        conn,
+                        &row.client_id,
+                        "virtual_account.cancelled",
+                        &row.id,
+                        event_data(row),
+                        now,
+                    )
+                    .await?;
                 }
                 Ok(row)
             })
@@ -616,7 +715,14 @@ pub async fn cancel(state: &AppState, client_id: &str, id: &str) -> Result<VaRow
     cancelled.ok_or_else(|| not_changeable(&v))
 }
 
-async fn record_call<T>(state: &AppState, client_id: &str, v: &VaRow, operation: &'static str, started: Instant, result: &Result<T, ProviderError>) {
+async fn record_call<T>(
+    state: &AppState,
+    client_id: &str,
+    v: &VaRow,
+    operation: &'static str,
+    started: Instant,
+    result: &Result<T, ProviderError>,
+) {
     let call = Call {
         client_id: Some(client_id.to_owned()),
         provider: v.provider.clone().unwrap_or_default(),
@@ -646,7 +752,9 @@ pub async fn resolve_unknown(state: &AppState, id: &str) -> Result<bool, crate::
         return Ok(true);
     };
     let provider = v.provider.clone().or_else(|| {
-        state.client(&v.client_id).and_then(|c| c.config.routes.virtual_accounts.first().cloned())
+        state
+            .client(&v.client_id)
+            .and_then(|c| c.config.routes.virtual_accounts.first().cloned())
     });
     let Some((provider, adapter)) =
         provider.and_then(|p: String| state.registry().virtual_accounts(&p).map(|a| (p, a)))
@@ -656,8 +764,18 @@ pub async fn resolve_unknown(state: &AppState, id: &str) -> Result<bool, crate::
     let Ok(amount) = Amount::new(v.amount) else {
         return Ok(false);
     };
-    let mut attempt = Attempt { state, client_id: &v.client_id, va_id: &v.id, calls: Vec::new() };
-    let create = CreateVa::new(OurReference(v.id.clone()), amount, v.customer.clone(), from_ms(v.expires_at));
+    let mut attempt = Attempt {
+        state,
+        client_id: &v.client_id,
+        va_id: &v.id,
+        calls: Vec::new(),
+    };
+    let create = CreateVa::new(
+        OurReference(v.id.clone()),
+        amount,
+        v.customer.clone(),
+        from_ms(v.expires_at),
+    );
     match attempt.inquire(&provider, &adapter, &create).await {
         Inquired::Issued(issued) => {
             let _ = attempt.finish(&provider, issued).await;
@@ -667,7 +785,9 @@ pub async fn resolve_unknown(state: &AppState, id: &str) -> Result<bool, crate::
             let id = v.id.clone();
             state
                 .db()
-                .write(move |conn| Box::pin(async move { va::mark_failed(conn, &id, now_ms()).await }))
+                .write(move |conn| {
+                    Box::pin(async move { va::mark_failed(conn, &id, now_ms()).await })
+                })
                 .await?;
             Ok(true)
         }

@@ -1,8 +1,8 @@
 //! Provider calls, recorded for `/v1/usage`: who called which provider instance for what,
 //! and how it ended.
 
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 
 use super::{Db, StoreError, new_id};
 
@@ -44,7 +44,12 @@ pub struct UsageLine {
 }
 
 /// The client's usage between `from` and `to` (unix ms).
-pub async fn usage(db: &Db, client_id: &str, from: i64, to: i64) -> Result<Vec<UsageLine>, StoreError> {
+pub async fn usage(
+    db: &Db,
+    client_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<UsageLine>, StoreError> {
     let rows = sqlx::query("SELECT provider, operation, outcome, COUNT(*) AS n FROM provider_calls WHERE client_id = $1 AND at >= $2 AND at < $3 GROUP BY provider, operation, outcome ORDER BY provider, operation, outcome")
         .bind(client_id)
         .bind(from)

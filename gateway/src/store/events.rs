@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Backend, Db, StoreError, from_ms, new_id};
 
@@ -66,7 +66,8 @@ pub async fn enqueue(
     let created = from_ms(now)
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let body = json!({"id": id, "type": event_type, "created_at": created, "data": data}).to_string();
+    let body =
+        json!({"id": id, "type": event_type, "created_at": created, "data": data}).to_string();
     sqlx::query("INSERT INTO events (id, client_id, type, resource_id, body, created_at, delivery_state, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $6)")
         .bind(&id)
         .bind(client_id)
@@ -89,10 +90,19 @@ pub async fn claim_due(
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let sql = match backend {
-        Backend::Postgres => "UPDATE events SET lease_until = $2 WHERE id IN (SELECT id FROM events WHERE delivery_state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, client_id, type, resource_id, body, created_at, delivery_state, attempts, next_attempt_at, delivered_at, last_error",
-        Backend::Sqlite => "UPDATE events SET lease_until = $2 WHERE id IN (SELECT id FROM events WHERE delivery_state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3) RETURNING id, client_id, type, resource_id, body, created_at, delivery_state, attempts, next_attempt_at, delivered_at, last_error",
+        Backend::Postgres => {
+            "UPDATE events SET lease_until = $2 WHERE id IN (SELECT id FROM events WHERE delivery_state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, client_id, type, resource_id, body, created_at, delivery_state, attempts, next_attempt_at, delivered_at, last_error"
+        }
+        Backend::Sqlite => {
+            "UPDATE events SET lease_until = $2 WHERE id IN (SELECT id FROM events WHERE delivery_state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3) RETURNING id, client_id, type, resource_id, body, created_at, delivery_state, attempts, next_attempt_at, delivered_at, last_error"
+        }
     };
-    let rows = sqlx::query(sql).bind(now).bind(lease_until).bind(limit).fetch_all(conn).await?;
+    let rows = sqlx::query(sql)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(EventRow::from_row).collect()
 }
 
@@ -157,7 +167,12 @@ pub async fn record_attempt(
 }
 
 /// Puts an event of `client_id` back in the queue now. Returns `false` if it is unknown.
-pub async fn redeliver(conn: &mut AnyConnection, client_id: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn redeliver(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("UPDATE events SET delivery_state = 'pending', next_attempt_at = $3, lease_until = NULL WHERE id = $1 AND client_id = $2")
         .bind(id)
         .bind(client_id)
@@ -168,7 +183,13 @@ pub async fn redeliver(conn: &mut AnyConnection, client_id: &str, id: &str, now:
 }
 
 /// Events of `client_id` after the cursor `after` (an event id), oldest first.
-pub async fn list(db: &Db, client_id: &str, after: Option<&str>, event_type: Option<&str>, limit: i64) -> Result<Vec<EventRow>, StoreError> {
+pub async fn list(
+    db: &Db,
+    client_id: &str,
+    after: Option<&str>,
+    event_type: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
     let rows = sqlx::query("SELECT id, client_id, type, resource_id, body, created_at, delivery_state, attempts, next_attempt_at, delivered_at, last_error FROM events WHERE client_id = $1 AND id > $2 AND ($3 = '' OR type = $3) ORDER BY id LIMIT $4")
         .bind(client_id)
         .bind(after.unwrap_or(""))
@@ -190,7 +211,11 @@ pub async fn get(db: &Db, client_id: &str, id: &str) -> Result<Option<EventRow>,
 }
 
 /// The attempts of one event, in order.
-pub async fn attempts(db: &Db, client_id: &str, event_id: &str) -> Result<Vec<Attempt>, StoreError> {
+pub async fn attempts(
+    db: &Db,
+    client_id: &str,
+    event_id: &str,
+) -> Result<Vec<Attempt>, StoreError> {
     let rows = sqlx::query("SELECT event_id, client_id, attempt, started_at, duration_ms, status_code, error, url FROM delivery_attempts WHERE client_id = $1 AND event_id = $2 ORDER BY attempt, started_at")
         .bind(client_id)
         .bind(event_id)

@@ -1,8 +1,8 @@
 //! Idempotency keys, scoped per client: `(client_id, key)` is the primary key, so one
 //! product can never replay another's response.
 
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 
 use super::{Db, StoreError};
 
@@ -70,7 +70,13 @@ pub async fn claim(
     })
 }
 
-async fn take_over(conn: &mut AnyConnection, client_id: &str, key: &str, hash: &str, now: i64) -> Result<(), StoreError> {
+async fn take_over(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    key: &str,
+    hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE idempotency_keys SET request_hash = $3, state = 'in_progress', status_code = NULL, response_body = NULL, created_at = $4 WHERE client_id = $1 AND idem_key = $2")
         .bind(client_id)
         .bind(key)
@@ -82,7 +88,13 @@ async fn take_over(conn: &mut AnyConnection, client_id: &str, key: &str, hash: &
 }
 
 /// Stores the final response of a claimed key.
-pub async fn complete(conn: &mut AnyConnection, client_id: &str, key: &str, status: u16, body: &str) -> Result<(), StoreError> {
+pub async fn complete(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE idempotency_keys SET state = 'done', status_code = $3, response_body = $4 WHERE client_id = $1 AND idem_key = $2")
         .bind(client_id)
         .bind(key)
@@ -94,7 +106,11 @@ pub async fn complete(conn: &mut AnyConnection, client_id: &str, key: &str, stat
 }
 
 /// Forgets a claimed key (responses that are not stored: validation errors, 429).
-pub async fn release(conn: &mut AnyConnection, client_id: &str, key: &str) -> Result<(), StoreError> {
+pub async fn release(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    key: &str,
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM idempotency_keys WHERE client_id = $1 AND idem_key = $2 AND state = 'in_progress'")
         .bind(client_id)
         .bind(key)

@@ -1,8 +1,8 @@
 //! Batch jobs (`POST /v1/virtual-accounts/batch`): a job row and one row per item, worked
 //! through by a background worker that takes a lease on the job.
 
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 
 use super::{Db, StoreError};
 
@@ -30,7 +30,14 @@ pub struct ItemRow {
 }
 
 /// Creates a job with its items (each a JSON request).
-pub async fn create(conn: &mut AnyConnection, id: &str, client_id: &str, kind: &str, items: &[String], now: i64) -> Result<(), StoreError> {
+pub async fn create(
+    conn: &mut AnyConnection,
+    id: &str,
+    client_id: &str,
+    kind: &str,
+    items: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO jobs (id, client_id, kind, state, total, created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, $5, $5)")
         .bind(id)
         .bind(client_id)
@@ -40,12 +47,14 @@ pub async fn create(conn: &mut AnyConnection, id: &str, client_id: &str, kind: &
         .execute(&mut *conn)
         .await?;
     for (idx, request) in items.iter().enumerate() {
-        sqlx::query("INSERT INTO job_items (job_id, idx, request, state) VALUES ($1, $2, $3, 'queued')")
-            .bind(id)
-            .bind(idx as i64)
-            .bind(request)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO job_items (job_id, idx, request, state) VALUES ($1, $2, $3, 'queued')",
+        )
+        .bind(id)
+        .bind(idx as i64)
+        .bind(request)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -93,7 +102,11 @@ pub async fn items(db: &Db, job_id: &str) -> Result<Vec<ItemRow>, StoreError> {
 }
 
 /// Takes the lease on the oldest job that is queued or running with an expired lease.
-pub async fn lease_next(conn: &mut AnyConnection, now: i64, lease_until: i64) -> Result<Option<JobRow>, StoreError> {
+pub async fn lease_next(
+    conn: &mut AnyConnection,
+    now: i64,
+    lease_until: i64,
+) -> Result<Option<JobRow>, StoreError> {
     let row = sqlx::query("UPDATE jobs SET state = 'running', lease_until = $2, updated_at = $1 WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'running') AND (lease_until IS NULL OR lease_until <= $1) ORDER BY created_at LIMIT 1) RETURNING id, client_id, kind, state, total, created_at, updated_at")
         .bind(now)
         .bind(lease_until)
@@ -125,10 +138,12 @@ pub async fn finish_item(
 
 /// Marks a job done and releases its lease.
 pub async fn finish(conn: &mut AnyConnection, job_id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE jobs SET state = 'completed', lease_until = NULL, updated_at = $2 WHERE id = $1")
-        .bind(job_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE jobs SET state = 'completed', lease_until = NULL, updated_at = $2 WHERE id = $1",
+    )
+    .bind(job_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -61,9 +61,8 @@ pub enum StoreError {
 
 /// What a write job returns to the writer: its own result, delivered after commit.
 type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
-type Job = Box<
-    dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, Completion)> + Send,
->;
+type Job =
+    Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, Completion)> + Send>;
 
 /// The database handle: a read pool and a writer.
 #[derive(Clone, Debug)]
@@ -108,7 +107,11 @@ impl Db {
                 Some(spawn_writer(conn, options.max_batch.max(1)))
             }
         };
-        Ok(Db { pool, backend, writer })
+        Ok(Db {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// The backend in use.
@@ -208,7 +211,9 @@ async fn writer_loop(mut conn: AnyConnection, mut receiver: mpsc::Receiver<Job>,
                 Err(_) => break,
             }
         }
-        crate::metrics::global().db_batch_size.observe(batch.len() as f64);
+        crate::metrics::global()
+            .db_batch_size
+            .observe(batch.len() as f64);
         run_batch(&mut conn, &mut batch).await;
     }
 }
@@ -249,9 +254,8 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(5));
     match backend {
         Backend::Postgres => options,
-        Backend::Sqlite => options.after_connect(|conn, _| {
-            Box::pin(async move { apply_sqlite_pragmas(conn).await })
-        }),
+        Backend::Sqlite => options
+            .after_connect(|conn, _| Box::pin(async move { apply_sqlite_pragmas(conn).await })),
     }
 }
 
@@ -298,12 +302,14 @@ async fn migrate_pool(pool: &AnyPool) -> Result<(), StoreError> {
         for statement in split_statements(sql) {
             tx.execute(sqlx::AssertSqlSafe(statement)).await?;
         }
-        sqlx::query("INSERT INTO gateway_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(*version)
-            .bind(*name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO gateway_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(*version)
+        .bind(*name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tracing::info!(version, name, "migration applied");
     }
@@ -313,7 +319,11 @@ async fn migrate_pool(pool: &AnyPool) -> Result<(), StoreError> {
 /// Runs the migrations against `url` and returns how many the schema has.
 pub async fn migrate(url: &str) -> Result<usize, StoreError> {
     sqlx::any::install_default_drivers();
-    let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+    let backend = if url.starts_with("postgres") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
     if backend == Backend::Sqlite {
         ensure_sqlite_parent_dir(url);
     }

@@ -6,7 +6,12 @@ use sqlx::AnyConnection;
 use super::{Db, StoreError};
 
 /// Records `nonce` for `client_id`; returns `false` if it was seen before.
-pub async fn remember(conn: &mut AnyConnection, client_id: &str, nonce: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn remember(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    nonce: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("INSERT INTO request_nonces (client_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT (client_id, nonce) DO NOTHING")
         .bind(client_id)
         .bind(nonce)

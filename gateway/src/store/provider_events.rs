@@ -1,8 +1,8 @@
 //! Provider events: every verified callback, unique per `(provider, provider_event_id)`, so a
 //! replayed callback inserts nothing and changes nothing.
 
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 
 use super::{Db, StoreError, new_id};
 
@@ -37,7 +37,10 @@ pub struct NewProviderEvent {
 
 /// Inserts the event; returns its id, or `None` when the same provider event was stored
 /// before (a replay).
-pub async fn insert(conn: &mut AnyConnection, event: &NewProviderEvent) -> Result<Option<String>, StoreError> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    event: &NewProviderEvent,
+) -> Result<Option<String>, StoreError> {
     let id = new_id("pev");
     let done = sqlx::query("INSERT INTO provider_events (id, provider, provider_event_id, client_id, resource_id, kind, amount, state, detail, payload, received_at, processed_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (provider, provider_event_id) DO NOTHING")
         .bind(&id)
@@ -59,7 +62,13 @@ pub async fn insert(conn: &mut AnyConnection, event: &NewProviderEvent) -> Resul
 }
 
 /// Marks an event processed in `new_state`.
-pub async fn settle(conn: &mut AnyConnection, id: &str, new_state: &str, detail: Option<&str>, now: i64) -> Result<(), StoreError> {
+pub async fn settle(
+    conn: &mut AnyConnection,
+    id: &str,
+    new_state: &str,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE provider_events SET state = $2, detail = COALESCE($3, detail), processed_at = $4, next_attempt_at = NULL WHERE id = $1")
         .bind(id)
         .bind(new_state)
@@ -71,7 +80,12 @@ pub async fn settle(conn: &mut AnyConnection, id: &str, new_state: &str, detail:
 }
 
 /// Pushes an unconfirmed event's next confirmation attempt back.
-pub async fn retry_later(conn: &mut AnyConnection, id: &str, at: i64, detail: &str) -> Result<(), StoreError> {
+pub async fn retry_later(
+    conn: &mut AnyConnection,
+    id: &str,
+    at: i64,
+    detail: &str,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE provider_events SET attempts = attempts + 1, next_attempt_at = $2, detail = $3 WHERE id = $1")
         .bind(id)
         .bind(at)
@@ -92,7 +106,11 @@ pub struct Unconfirmed {
 }
 
 /// Unconfirmed events due now.
-pub async fn due_unconfirmed(db: &Db, now: i64, limit: i64) -> Result<Vec<Unconfirmed>, StoreError> {
+pub async fn due_unconfirmed(
+    db: &Db,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Unconfirmed>, StoreError> {
     let rows = sqlx::query("SELECT id, provider, resource_id, amount, attempts FROM provider_events WHERE state = 'unconfirmed' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2")
         .bind(now)
         .bind(limit)

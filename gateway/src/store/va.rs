@@ -3,8 +3,8 @@
 
 use contracts::Customer;
 use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Db, StoreError};
 
@@ -51,7 +51,6 @@ pub struct VaRow {
     pub updated_at: i64,
 }
 
-
 impl VaRow {
     fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let customer: String = row.try_get("customer")?;
@@ -84,7 +83,11 @@ impl VaRow {
 /// Reads one VA of `client_id`.
 pub async fn get(db: &Db, client_id: &str, id: &str) -> Result<Option<VaRow>, StoreError> {
     let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE id = $1 AND client_id = $2";
-    let row = sqlx::query(sql).bind(id).bind(client_id).fetch_optional(db.pool()).await?;
+    let row = sqlx::query(sql)
+        .bind(id)
+        .bind(client_id)
+        .fetch_optional(db.pool())
+        .await?;
     row.as_ref().map(VaRow::from_row).transpose()
 }
 
@@ -106,9 +109,9 @@ pub async fn find_for_provider(
     let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE provider = $1 AND (id = $2 OR provider_reference = $3 OR (va_number = $4 AND status IN ('active', 'pending')))";
     let rows = sqlx::query(sql)
         .bind(provider)
-        .bind(id.unwrap_or("\u{0}"))
-        .bind(provider_reference.unwrap_or("\u{0}"))
-        .bind(va_number.unwrap_or("\u{0}"))
+        .bind(id.unwrap_or(""))
+        .bind(provider_reference.unwrap_or(""))
+        .bind(va_number.unwrap_or(""))
         .fetch_all(conn)
         .await?;
     // Prefer an exact id match; a VA number alone can be reused by the bank over time.
@@ -151,18 +154,21 @@ pub async fn id_by_reference(
     client_id: &str,
     reference: &str,
 ) -> Result<Option<String>, StoreError> {
-    let id = sqlx::query_scalar("SELECT id FROM virtual_accounts WHERE client_id = $1 AND reference = $2")
-        .bind(client_id)
-        .bind(reference)
-        .fetch_optional(conn)
-        .await?;
+    let id = sqlx::query_scalar(
+        "SELECT id FROM virtual_accounts WHERE client_id = $1 AND reference = $2",
+    )
+    .bind(client_id)
+    .bind(reference)
+    .fetch_optional(conn)
+    .await?;
     Ok(id)
 }
 
 /// Inserts a new VA in `issuing`. Returns `false` when the reference is taken.
 pub async fn insert(conn: &mut AnyConnection, va: &VaRow) -> Result<bool, StoreError> {
     let sql = "INSERT INTO virtual_accounts (id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (client_id, reference) DO NOTHING";
-    let customer = serde_json::to_string(&va.customer).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let customer =
+        serde_json::to_string(&va.customer).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let flags = serde_json::to_string(&va.flags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let done = sqlx::query(sql)
         .bind(&va.id)
@@ -256,7 +262,13 @@ pub async fn transition(
     now: i64,
 ) -> Result<Option<VaRow>, StoreError> {
     let sql = "UPDATE virtual_accounts SET status = $3, version = version + 1, updated_at = $4 WHERE id = $1 AND status = $2 RETURNING id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at";
-    let row = sqlx::query(sql).bind(id).bind(from).bind(to).bind(now).fetch_optional(conn).await?;
+    let row = sqlx::query(sql)
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(VaRow::from_row).transpose()
 }
 
@@ -269,7 +281,13 @@ pub async fn update_terms(
     now: i64,
 ) -> Result<Option<VaRow>, StoreError> {
     let sql = "UPDATE virtual_accounts SET amount = $2, expires_at = $3, version = version + 1, updated_at = $4 WHERE id = $1 AND status = 'active' RETURNING id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at";
-    let row = sqlx::query(sql).bind(id).bind(amount).bind(expires_at).bind(now).fetch_optional(conn).await?;
+    let row = sqlx::query(sql)
+        .bind(id)
+        .bind(amount)
+        .bind(expires_at)
+        .bind(now)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(VaRow::from_row).transpose()
 }
 
@@ -310,7 +328,12 @@ pub async fn record_payment(
 }
 
 /// Adds a flag (e.g. `overpaid`) to a VA whatever its status, for operators.
-pub async fn add_flag(conn: &mut AnyConnection, va: &VaRow, flag: &str, now: i64) -> Result<(), StoreError> {
+pub async fn add_flag(
+    conn: &mut AnyConnection,
+    va: &VaRow,
+    flag: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     if va.flags.iter().any(|f| f == flag) {
         return Ok(());
     }
@@ -338,7 +361,12 @@ pub async fn expired_ids(db: &Db, now: i64, limit: i64) -> Result<Vec<String>, S
 
 /// VAs whose provider outcome is unknown and due for an inquiry, plus `issuing` rows left
 /// behind by a crash (older than `stale_before`).
-pub async fn due_for_check(db: &Db, now: i64, stale_before: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+pub async fn due_for_check(
+    db: &Db,
+    now: i64,
+    stale_before: i64,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
     let ids = sqlx::query_scalar("SELECT id FROM virtual_accounts WHERE (status = 'pending' AND next_check_at <= $1) OR (status = 'issuing' AND updated_at <= $2) ORDER BY updated_at LIMIT $3")
         .bind(now)
         .bind(stale_before)

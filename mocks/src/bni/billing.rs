@@ -104,6 +104,17 @@ pub(crate) struct Payment {
     pub(crate) callback_json: String,
 }
 
+/// What create sets and update replaces.
+#[derive(Clone, Debug)]
+pub(crate) struct Details {
+    pub(crate) trx_amount: i64,
+    pub(crate) customer_name: String,
+    pub(crate) customer_email: Option<String>,
+    pub(crate) customer_phone: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) expires_at: Option<OffsetDateTime>,
+}
+
 /// A billing as the simulated bank keeps it.
 #[derive(Clone, Debug)]
 pub(crate) struct Billing {
@@ -123,6 +134,43 @@ pub(crate) struct Billing {
 }
 
 impl Billing {
+    pub(crate) fn new(
+        trx_id: String,
+        virtual_account: String,
+        billing_type: BillingType,
+        details: Details,
+        now: OffsetDateTime,
+    ) -> Self {
+        let mut billing = Self {
+            trx_id,
+            virtual_account,
+            trx_amount: 0,
+            billing_type,
+            customer_name: String::new(),
+            customer_email: None,
+            customer_phone: None,
+            description: None,
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+            deactivated: false,
+            payments: Vec::new(),
+        };
+        billing.apply(details, now);
+        billing
+    }
+
+    /// Replaces every changeable field (omitted ones become blank).
+    pub(crate) fn apply(&mut self, details: Details, now: OffsetDateTime) {
+        self.trx_amount = details.trx_amount;
+        self.customer_name = details.customer_name;
+        self.customer_email = details.customer_email;
+        self.customer_phone = details.customer_phone;
+        self.description = details.description;
+        self.expires_at = details.expires_at;
+        self.updated_at = now;
+    }
+
     pub(crate) fn paid_total(&self) -> i64 {
         self.payments.iter().map(|p| p.amount).sum()
     }

@@ -508,7 +508,7 @@ async fn a_hang_after_effect_creates_the_billing_before_answering_late() {
     let sim = simulator();
     sim.faults().push(FaultRule::once(
         "createbilling",
-        Fault::HangAfterEffect { ms: 300 },
+        Fault::HangAfterEffect { ms: 5_000 },
     ));
     let running = sim
         .spawn(crate::server::any_local_port())
@@ -516,7 +516,7 @@ async fn a_hang_after_effect_creates_the_billing_before_answering_late() {
         .expect("bind");
     let body = envelope(&create("INV-1", "1000", "c"), SECRET, unix_now());
     let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_millis(100))
+        .timeout(std::time::Duration::from_millis(500))
         .build()
         .expect("client");
     let sent = client

@@ -1,0 +1,407 @@
+//! `TestApp`: the real gateway router on a random port, with a fresh database (SQLite file,
+//! or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set), the BNI and NICEPAY
+//! simulators, and a product webhook receiver.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gateway::app::App;
+use gateway::auth::SignedHeaders;
+use gateway::{AppState, Settings};
+use mocks::Running;
+use mocks::bni::{BniConfig, BniSimulator};
+use mocks::nicepay::{NicepayConfig, NicepaySimulator};
+use mocks::server::any_local_port;
+use mocks::webhook_receiver::WebhookReceiver;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub const DEMO_SECRET: &str = "demo-test-secret-000000001";
+pub const DEMO2_SECRET: &str = "demo2-test-secret-00000002";
+pub const DEMO_WEBHOOK_SECRET: &str = "whsec_dGVzdC13ZWJob29rLXNlY3JldC1mb3ItZGVtby0wMQ==";
+pub const DEMO2_WEBHOOK_SECRET: &str = "whsec_dGVzdC13ZWJob29rLXNlY3JldC1mb3ItZGVtbzItMg==";
+pub const BNI_CLIENT: &str = "123";
+pub const BNI_SECRET: &str = "0123456789abcdef0123456789abcdef";
+pub const NICEPAY_IMID: &str = "IONPAYTEST";
+pub const NICEPAY_KEY: &str =
+    "33F49GnCMS1mFYlGXisbUDzVf2ATWCl9k3R++d5hDd3Frmuos/XLx8XhXpe+LDYAbpGKZYSwtlyyLOtS/8aD7A==";
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a scenario on SQLite and, when `TEST_DATABASE_URL` is set, on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if std::env::var("TEST_DATABASE_URL").is_err() {
+                    eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
+                    return;
+                }
+                super::$scenario($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+/// Knobs a test can turn before the app starts.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub backend: Backend,
+    /// demo's VA route.
+    pub demo_route: Vec<&'static str>,
+    /// BNI billing type (`c` or `i`).
+    pub bni_billing_type: &'static str,
+    /// Adapter request timeout.
+    pub provider_timeout_ms: u64,
+    /// Request rate per second for demo.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    /// Outbox retry ladder, seconds.
+    pub retry_schedule: Vec<f64>,
+    /// Body limit.
+    pub body_limit: usize,
+}
+
+impl Options {
+    pub fn new(backend: Backend) -> Self {
+        Options {
+            backend,
+            demo_route: vec!["bni_main", "nicepay_main"],
+            bni_billing_type: "i",
+            provider_timeout_ms: 2_000,
+            rate_per_second: 10_000,
+            rate_burst: 10_000,
+            retry_schedule: vec![0.3, 0.3, 0.3, 0.3],
+            body_limit: 64 * 1024,
+        }
+    }
+}
+
+/// A running gateway with its simulators.
+pub struct TestApp {
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub bni: BniSimulator,
+    pub nicepay: NicepaySimulator,
+    pub receiver: WebhookReceiver,
+    pub receiver2: WebhookReceiver,
+    pub database_url: String,
+    pub options: Options,
+    settings_text: String,
+    tasks: Vec<JoinHandle<()>>,
+    _servers: Vec<Running>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn fresh_database(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("gateway-tests");
+            let _ = std::fs::create_dir_all(&dir);
+            let file = dir.join(format!("{}.db", ulid::Ulid::new()));
+            format!("sqlite://{}?mode=rwc", file.display())
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+            let name = format!("gw_{}", ulid::Ulid::new().to_string().to_lowercase());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(Options::new(backend)).await
+    }
+
+    pub async fn spawn_with(options: Options) -> TestApp {
+        let bni = BniSimulator::new(BniConfig::new(BNI_CLIENT, BNI_SECRET));
+        let nicepay = NicepaySimulator::new(NicepayConfig::new(NICEPAY_IMID, NICEPAY_KEY));
+        let receiver = WebhookReceiver::try_new(vec![DEMO_WEBHOOK_SECRET.into()]).expect("secret");
+        let receiver2 =
+            WebhookReceiver::try_new(vec![DEMO2_WEBHOOK_SECRET.into()]).expect("secret");
+        let servers = vec![
+            bni.spawn(any_local_port()).await.expect("bni"),
+            nicepay.spawn(any_local_port()).await.expect("nicepay"),
+            receiver.spawn(any_local_port()).await.expect("receiver"),
+            receiver2.spawn(any_local_port()).await.expect("receiver2"),
+        ];
+        let database_url = fresh_database(options.backend).await;
+        let listener = TcpListener::bind(any_local_port()).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let settings_text = settings_toml(&options, addr, &database_url, &servers);
+        bni.set_callback_url(format!("http://{addr}/v1/callbacks/bni_main"));
+        let (state, tasks) = start(&settings_text, listener).await;
+        TestApp {
+            base_url: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            state,
+            bni,
+            nicepay,
+            receiver,
+            receiver2,
+            database_url,
+            options,
+            settings_text,
+            tasks,
+            _servers: servers,
+        }
+    }
+
+    /// Stops the gateway (server and workers) as a crash would, and starts it again on the
+    /// same database and port.
+    pub async fn restart(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let addr: SocketAddr = self
+            .base_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("addr");
+        let listener = bind_retrying(addr).await;
+        let (state, tasks) = start(&self.settings_text, listener).await;
+        self.state = state;
+        self.tasks = tasks;
+    }
+
+    pub fn settings(&self) -> &Settings {
+        self.state.settings()
+    }
+
+    /// A signed request from `client`.
+    pub fn signed(
+        &self,
+        client: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::RequestBuilder {
+        let secret = if client == "demo2" {
+            DEMO2_SECRET
+        } else {
+            DEMO_SECRET
+        };
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        let headers = SignedHeaders::new(client, secret.as_bytes(), method, path, bytes.as_bytes());
+        let mut request = self.http.request(
+            method.parse().expect("method"),
+            format!("{}{path}", self.base_url),
+        );
+        for (name, value) in headers.pairs() {
+            request = request.header(name, value);
+        }
+        if body.is_some() {
+            request = request
+                .header("content-type", "application/json")
+                .body(bytes);
+        }
+        request
+    }
+
+    pub async fn create_va(&self, client: &str, body: &Value) -> reqwest::Response {
+        self.signed(client, "POST", "/v1/virtual-accounts", Some(body))
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn get_va(&self, client: &str, id: &str) -> reqwest::Response {
+        self.signed(client, "GET", &format!("/v1/virtual-accounts/{id}"), None)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// Issues a VA for demo and returns its JSON.
+    pub async fn issue(&self, reference: &str, amount: i64) -> Value {
+        let response = self.create_va("demo", &va_body(reference, amount)).await;
+        assert_eq!(
+            response.status(),
+            201,
+            "issue failed: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response.json().await.expect("json")
+    }
+
+    /// Counts rows with a SQL query on the app's database.
+    pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(bind.to_owned())
+            .fetch_one(self.state.db().pool())
+            .await
+            .expect("count query")
+    }
+
+    /// Waits until `check` holds or `timeout` passes; returns whether it held.
+    pub async fn eventually<F, Fut>(&self, timeout: Duration, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if check().await {
+                return true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn bind_retrying(addr: SocketAddr) -> TcpListener {
+    for _ in 0..50 {
+        if let Ok(l) = TcpListener::bind(addr).await {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot rebind {addr}");
+}
+
+async fn start(settings_text: &str, listener: TcpListener) -> (AppState, Vec<JoinHandle<()>>) {
+    let settings = Settings::from_toml(settings_text).expect("test settings");
+    let app = App::build(settings).await.expect("app builds");
+    let state = app.state.clone();
+    let mut tasks = app.spawn_workers();
+    tasks.push(tokio::spawn(async move {
+        let _ = app.serve(listener, std::future::pending()).await;
+    }));
+    (state, tasks)
+}
+
+fn settings_toml(
+    options: &Options,
+    addr: SocketAddr,
+    database_url: &str,
+    servers: &[Running],
+) -> String {
+    let route = options
+        .demo_route
+        .iter()
+        .map(|r| format!("\"{r}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let schedule = options
+        .retry_schedule
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"
+[server]
+listen = "{addr}"
+public_url = "http://{addr}"
+body_limit_bytes = {body_limit}
+
+[database]
+url = "{database_url}"
+max_connections = 8
+
+[outbox]
+retry_schedule_secs = [{schedule}]
+jitter = 0.0
+overload_floor_secs = 0.0
+attempt_timeout_ms = 2000
+poll_interval_ms = 50
+
+[scheduler]
+interval_ms = 100
+inquiry_delay_secs = 0.3
+stale_issuing_secs = 1.0
+
+[providers.bni_main]
+kind = "bni"
+base_url = "{bni}"
+client_id = "{BNI_CLIENT}"
+secret_key = "{BNI_SECRET}"
+billing_type = "{billing}"
+timeout_ms = {timeout}
+
+[providers.nicepay_main]
+kind = "nicepay"
+base_url = "{nicepay}"
+imid = "{NICEPAY_IMID}"
+merchant_key = "{NICEPAY_KEY}"
+timeout_ms = {timeout}
+
+[providers.bni_down]
+kind = "bni"
+base_url = "http://127.0.0.1:9"
+client_id = "{BNI_CLIENT}"
+secret_key = "{BNI_SECRET}"
+timeout_ms = {timeout}
+
+[clients.demo]
+secrets = ["{DEMO_SECRET}", "demo-rotating-secret-00000009"]
+webhook_url = "{receiver}/"
+webhook_secrets = ["{DEMO_WEBHOOK_SECRET}"]
+rate_limit = {{ per_second = {rate}, burst = {burst} }}
+routes.virtual_accounts = [{route}]
+
+[clients.demo2]
+secrets = ["{DEMO2_SECRET}"]
+webhook_url = "{receiver2}/"
+webhook_secrets = ["{DEMO2_WEBHOOK_SECRET}"]
+routes.virtual_accounts = ["nicepay_main", "bni_main"]
+"#,
+        body_limit = options.body_limit,
+        bni = servers[0].base_url,
+        nicepay = servers[1].base_url,
+        receiver = servers[2].base_url,
+        receiver2 = servers[3].base_url,
+        billing = options.bni_billing_type,
+        timeout = options.provider_timeout_ms,
+        rate = options.rate_per_second,
+        burst = options.rate_burst,
+    )
+}
+
+/// A VA request body expiring in a day.
+pub fn va_body(reference: &str, amount: i64) -> Value {
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    json!({
+        "reference": reference,
+        "amount": amount,
+        "customer": {"name": "Budi Santoso", "phone": "6281234567890", "email": "budi@example.com"},
+        "expires_at": expires.format(&time::format_description::well_known::Rfc3339).expect("format"),
+    })
+}

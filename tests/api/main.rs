@@ -1,0 +1,12 @@
+//! End-to-end tests: the real router on a random port, simulators speaking each
+//! provider's protocol, a fresh database per test (SQLite always, PostgreSQL when
+//! `TEST_DATABASE_URL` is set).
+
+mod auth;
+mod callbacks;
+mod events;
+mod failover;
+mod helpers;
+mod idempotency;
+mod openapi;
+mod va;
