@@ -88,6 +88,15 @@ impl std::fmt::Debug for Customer {
     }
 }
 
+/// Serializes any secret as `"[redacted]"`: for `#[serde(serialize_with = ...)]` on the
+/// secret fields of adapter configs, so printing a resolved configuration never shows one.
+pub fn serialize_redacted<T, S: serde::Serializer>(
+    _: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("[redacted]")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,13 +126,4 @@ mod tests {
         assert!(!shown.contains("Budi"));
         assert!(!shown.contains("0812"));
     }
-}
-
-/// Serializes any secret as `"[redacted]"`: for `#[serde(serialize_with = ...)]` on the
-/// secret fields of adapter configs, so printing a resolved configuration never shows one.
-pub fn serialize_redacted<T, S: serde::Serializer>(
-    _: &T,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str("[redacted]")
 }

@@ -211,6 +211,8 @@ pub struct Routes {
 }
 
 /// A provider instance: the kind selects the adapter. The only place adapters are listed.
+// Variants differ in size; the enum exists only while loading configuration.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProviderConfig {

@@ -66,7 +66,7 @@ struct SignArgs {
     /// Request body (exactly as sent), or @file to read it from a file.
     #[arg(long, default_value = "")]
     body: String,
-    /// Print as curl -H arguments instead of header lines.
+    /// Print as curl -H arguments (usable as `curl $(gateway sign --curl ...)`).
     #[arg(long)]
     curl: bool,
 }
@@ -167,7 +167,8 @@ fn sign(args: SignArgs) -> anyhow::Result<()> {
     );
     for (name, value) in headers.pairs() {
         if args.curl {
-            print!("-H '{name}: {value}' ");
+            // No spaces or quotes, so `$(gateway sign --curl …)` splits into arguments.
+            print!("-H {name}:{value} ");
         } else {
             println!("{name}: {value}");
         }

@@ -25,7 +25,7 @@ pub async fn run(state: AppState) {
 pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
     expire_due(state).await?;
     resolve_pending(state).await?;
-    if ticks % 60 == 0 {
+    if ticks.is_multiple_of(60) {
         let now = now_ms();
         let window_ms = state.settings().server.auth_window_secs * 1000;
         nonces::purge(state.db(), now - 2 * window_ms).await?;

@@ -54,7 +54,9 @@ use time::OffsetDateTime;
 
 use self::billing::{Billing, Details, Payment};
 pub use self::billing::{BillingState, BillingType, BillingView, PaymentView};
-use crate::callback::{self, CallbackOptions, CallbackOutcome, Outgoing, SimError, Tamper};
+use crate::callback::{
+    self, CallbackOptions, CallbackOutcome, CapturedCallback, Outgoing, SimError, Tamper,
+};
 use crate::faults::{self, Faults};
 use crate::server::{self, Running};
 use crate::wib;
@@ -344,15 +346,7 @@ impl BniSimulator {
     /// Posts the callback of the billing's last payment again (freshly encrypted).
     pub async fn redeliver_last(&self, va_or_trx: &str) -> Result<CallbackOutcome, SimError> {
         let url = self.url_if_needed(1)?.ok_or(SimError::NoCallbackUrl)?;
-        let json = {
-            let mut ledger = self.ledger();
-            let billing = ledger
-                .find_mut(va_or_trx, wib::now())
-                .ok_or_else(|| SimError::NotFound(va_or_trx.to_owned()))?;
-            let last = billing.payments.last();
-            last.map(|p| p.callback_json.clone())
-                .ok_or_else(|| SimError::NothingToRedeliver(va_or_trx.to_owned()))?
-        };
+        let json = self.last_callback_json(va_or_trx)?;
         let outcomes = self
             .post_callback(&url, &json, &CallbackOptions::default())
             .await?;
@@ -360,6 +354,40 @@ impl BniSimulator {
             .into_iter()
             .next()
             .ok_or_else(|| SimError::Delivery("no callback was posted".to_owned()))
+    }
+
+    /// Records a payment of `amount` into the billing (by `trx_id` or VA number) and
+    /// returns its callback as it would be posted, without posting it (no callback URL
+    /// is needed).
+    pub fn pay_and_capture(
+        &self,
+        va_or_trx: &str,
+        amount: i64,
+    ) -> Result<CapturedCallback, SimError> {
+        let json = self.ledger().pay(va_or_trx, amount, wib::now())?;
+        Ok(self.outgoing(&json, Tamper::None).into())
+    }
+
+    /// The callback of the billing's last payment, freshly encrypted and spoiled as
+    /// `tamper` says (see [`Self::pay_with`]), without posting it.
+    pub fn callback_for_last_payment(
+        &self,
+        va_or_trx: &str,
+        tamper: Tamper,
+    ) -> Result<CapturedCallback, SimError> {
+        let json = self.last_callback_json(va_or_trx)?;
+        Ok(self.outgoing(&json, tamper).into())
+    }
+
+    /// The decrypted callback of the billing's last payment.
+    fn last_callback_json(&self, va_or_trx: &str) -> Result<String, SimError> {
+        let mut ledger = self.ledger();
+        let billing = ledger
+            .find_mut(va_or_trx, wib::now())
+            .ok_or_else(|| SimError::NotFound(va_or_trx.to_owned()))?;
+        let last = billing.payments.last();
+        last.map(|p| p.callback_json.clone())
+            .ok_or_else(|| SimError::NothingToRedeliver(va_or_trx.to_owned()))
     }
 
     fn url_if_needed(&self, times: u32) -> Result<Option<String>, SimError> {
@@ -375,24 +403,9 @@ impl BniSimulator {
         json: &str,
         options: &CallbackOptions,
     ) -> Result<Vec<CallbackOutcome>, SimError> {
-        let config = &self.inner.config;
-        let mut unix = OffsetDateTime::now_utc().unix_timestamp();
-        let mut secret = config.secret_key.clone();
-        match options.tamper {
-            Tamper::None | Tamper::FlipByte => {}
-            Tamper::WrongKey => secret = wrong_key(&secret),
-            Tamper::StaleTimestamp => unix -= 600,
-        }
-        let mut data = crypto::encrypt(&config.client_id, &secret, json, unix);
-        if options.tamper == Tamper::FlipByte {
-            data = flip_brace_bit(&data);
-        }
-        let body = json!({ "client_id": config.client_id, "data": data });
         let outgoing = Outgoing {
             url: url.to_owned(),
-            content_type: "application/json",
-            user_agent: "bni-ecollection-simulator",
-            body: body.to_string(),
+            ..self.outgoing(json, options.tamper)
         };
         callback::deliver(
             self.inner.http.get_or_init(callback::http_client),
@@ -401,6 +414,30 @@ impl BniSimulator {
             options.concurrent,
         )
         .await
+    }
+
+    /// The callback request for `json`, encrypted now and spoiled as `tamper` says, to the
+    /// configured callback URL (empty when there is none).
+    fn outgoing(&self, json: &str, tamper: Tamper) -> Outgoing {
+        let config = &self.inner.config;
+        let mut unix = OffsetDateTime::now_utc().unix_timestamp();
+        let mut secret = config.secret_key.clone();
+        match tamper {
+            Tamper::None | Tamper::FlipByte => {}
+            Tamper::WrongKey => secret = wrong_key(&secret),
+            Tamper::StaleTimestamp => unix -= 600,
+        }
+        let mut data = crypto::encrypt(&config.client_id, &secret, json, unix);
+        if tamper == Tamper::FlipByte {
+            data = flip_brace_bit(&data);
+        }
+        let body = json!({ "client_id": config.client_id, "data": data });
+        Outgoing {
+            url: self.callback_url().unwrap_or_default(),
+            content_type: "application/json",
+            user_agent: "bni-ecollection-simulator",
+            body: body.to_string(),
+        }
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// How a simulator posts the callback of one payment.
@@ -112,6 +113,34 @@ pub(crate) struct Outgoing {
     pub(crate) content_type: &'static str,
     pub(crate) user_agent: &'static str,
     pub(crate) body: String,
+}
+
+/// A callback exactly as the simulator would post it, built but **not** sent: for tests
+/// that hand the raw request to an adapter themselves (the conformance suites).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapturedCallback {
+    /// Where it would go; `None` when the simulator has no callback URL configured.
+    pub url: Option<String>,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Headers, names lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body, byte for byte.
+    pub body: Bytes,
+}
+
+impl From<Outgoing> for CapturedCallback {
+    fn from(outgoing: Outgoing) -> Self {
+        Self {
+            url: Some(outgoing.url).filter(|url| !url.is_empty()),
+            method: "POST".to_owned(),
+            headers: vec![
+                ("content-type".to_owned(), outgoing.content_type.to_owned()),
+                ("user-agent".to_owned(), outgoing.user_agent.to_owned()),
+            ],
+            body: Bytes::from(outgoing.body),
+        }
+    }
 }
 
 /// The HTTP client simulators post callbacks with.

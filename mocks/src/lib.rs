@@ -28,16 +28,20 @@
 //! - [`faults`]: latency, error statuses, hangs before or after the effect, malformed
 //!   bodies, outages; shared by every simulator.
 //! - [`callback`]: options and outcomes of the callbacks simulators post (duplicates,
-//!   concurrency, tampering), and [`callback::SimError`].
+//!   concurrency, tampering), callbacks captured without posting
+//!   ([`callback::CapturedCallback`]), and [`callback::SimError`].
 //! - [`bni`]: BNI eCollection (encrypted JSON on `POST /`), with the BniEnc codec in
 //!   [`bni::crypto`].
 //! - [`nicepay`]: NICEPAY V2 direct virtual accounts (`/nicepay/direct/v2/...`,
 //!   `merchantToken`).
+//! - [`conformance`]: one suite per capability, run against every adapter of that
+//!   capability through its simulator ([`conformance::va`] for virtual accounts).
 //! - [`webhook_receiver`]: a product's endpoint for the gateway's Standard Webhooks events,
 //!   verifying and recording them.
 
 pub mod bni;
 pub mod callback;
+pub mod conformance;
 pub mod faults;
 pub mod nicepay;
 pub mod server;
@@ -48,6 +52,6 @@ mod wib;
 #[cfg(test)]
 mod test_support;
 
-pub use callback::{CallbackOptions, CallbackOutcome, SimError, Tamper};
+pub use callback::{CallbackOptions, CallbackOutcome, CapturedCallback, SimError, Tamper};
 pub use faults::{Fault, FaultRule, Faults};
 pub use server::Running;

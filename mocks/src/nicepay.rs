@@ -55,7 +55,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use crate::callback::{self, CallbackOptions, CallbackOutcome, Outgoing, SimError, Tamper};
+use crate::callback::{
+    self, CallbackOptions, CallbackOutcome, CapturedCallback, Outgoing, SimError, Tamper,
+};
 use crate::faults::{self, Faults};
 use crate::server::{self, Running};
 use crate::wib;
@@ -633,20 +635,7 @@ impl NicepaySimulator {
 
     /// Posts the notification of the VA's payment again.
     pub async fn redeliver_last(&self, va_or_reference: &str) -> Result<CallbackOutcome, SimError> {
-        let (url, fields) = {
-            let ledger = self.ledger();
-            let t_xid = ledger
-                .find(va_or_reference, wib::now())
-                .ok_or_else(|| SimError::NotFound(va_or_reference.to_owned()))?;
-            let transaction = ledger.transactions.get(&t_xid);
-            let deposit = transaction.and_then(|t| t.deposit.as_ref().map(|d| (t, d)));
-            let (transaction, deposit) =
-                deposit.ok_or_else(|| SimError::NothingToRedeliver(va_or_reference.to_owned()))?;
-            (
-                transaction.db_process_url.clone(),
-                deposit.notification.clone(),
-            )
-        };
+        let (url, fields) = self.last_notification(va_or_reference)?;
         let outcomes = self
             .notify(&url, fields, &CallbackOptions::default())
             .await?;
@@ -656,35 +645,51 @@ impl NicepaySimulator {
             .ok_or_else(|| SimError::Delivery("no notification was posted".to_owned()))
     }
 
+    /// Pays `amount` into the VA (by VA number, `tXid` or `referenceNo`) and returns the
+    /// notification as it would be posted to `dbProcessUrl`, without posting it.
+    pub fn pay_and_capture(
+        &self,
+        va_or_reference: &str,
+        amount: i64,
+    ) -> Result<CapturedCallback, SimError> {
+        let (url, fields) = self.ledger().pay(va_or_reference, amount, wib::now())?;
+        Ok(self.outgoing(&url, fields, Tamper::None)?.into())
+    }
+
+    /// The notification of the VA's payment, spoiled as `tamper` says (see
+    /// [`Self::pay_with`]), without posting it.
+    pub fn callback_for_last_payment(
+        &self,
+        va_or_reference: &str,
+        tamper: Tamper,
+    ) -> Result<CapturedCallback, SimError> {
+        let (url, fields) = self.last_notification(va_or_reference)?;
+        Ok(self.outgoing(&url, fields, tamper)?.into())
+    }
+
+    /// The `dbProcessUrl` and notification fields (without token) of the VA's payment.
+    fn last_notification(&self, va_or_reference: &str) -> Result<(String, FormFields), SimError> {
+        let ledger = self.ledger();
+        let t_xid = ledger
+            .find(va_or_reference, wib::now())
+            .ok_or_else(|| SimError::NotFound(va_or_reference.to_owned()))?;
+        let transaction = ledger.transactions.get(&t_xid);
+        let deposit = transaction.and_then(|t| t.deposit.as_ref().map(|d| (t, d)));
+        let (transaction, deposit) =
+            deposit.ok_or_else(|| SimError::NothingToRedeliver(va_or_reference.to_owned()))?;
+        Ok((
+            transaction.db_process_url.clone(),
+            deposit.notification.clone(),
+        ))
+    }
+
     async fn notify(
         &self,
         url: &str,
-        mut fields: FormFields,
+        fields: FormFields,
         options: &CallbackOptions,
     ) -> Result<Vec<CallbackOutcome>, SimError> {
-        let config = &self.inner.config;
-        let field = |name: &str| {
-            let found = fields.iter().find(|(key, _)| *key == name);
-            found.map(|(_, value)| value.clone()).unwrap_or_default()
-        };
-        let (t_xid, amt) = (field("tXid"), field("amt"));
-        let key = match options.tamper {
-            Tamper::WrongKey => format!("{}-wrong", config.merchant_key),
-            Tamper::None | Tamper::FlipByte | Tamper::StaleTimestamp => config.merchant_key.clone(),
-        };
-        let mut token = notification_token(&config.imid, &t_xid, &amt, &key);
-        if options.tamper == Tamper::FlipByte {
-            token = flip_first_hex_digit(&token);
-        }
-        fields.insert(1, ("merchantToken", token));
-        let body = serde_urlencoded::to_string(&fields)
-            .map_err(|err| SimError::Delivery(err.to_string()))?;
-        let outgoing = Outgoing {
-            url: url.to_owned(),
-            content_type: "application/x-www-form-urlencoded",
-            user_agent: "Jakarta Commons-HttpClient/3.1",
-            body,
-        };
+        let outgoing = self.outgoing(url, fields, options.tamper)?;
         callback::deliver(
             self.inner.http.get_or_init(callback::http_client),
             &outgoing,
@@ -692,6 +697,39 @@ impl NicepaySimulator {
             options.concurrent,
         )
         .await
+    }
+
+    /// The form-encoded notification to `url`, its `merchantToken` computed (and spoiled
+    /// as `tamper` says) and inserted after `tXid`.
+    fn outgoing(
+        &self,
+        url: &str,
+        mut fields: FormFields,
+        tamper: Tamper,
+    ) -> Result<Outgoing, SimError> {
+        let config = &self.inner.config;
+        let field = |name: &str| {
+            let found = fields.iter().find(|(key, _)| *key == name);
+            found.map(|(_, value)| value.clone()).unwrap_or_default()
+        };
+        let (t_xid, amt) = (field("tXid"), field("amt"));
+        let key = match tamper {
+            Tamper::WrongKey => format!("{}-wrong", config.merchant_key),
+            Tamper::None | Tamper::FlipByte | Tamper::StaleTimestamp => config.merchant_key.clone(),
+        };
+        let mut token = notification_token(&config.imid, &t_xid, &amt, &key);
+        if tamper == Tamper::FlipByte {
+            token = flip_first_hex_digit(&token);
+        }
+        fields.insert(1, ("merchantToken", token));
+        let body = serde_urlencoded::to_string(&fields)
+            .map_err(|err| SimError::Delivery(err.to_string()))?;
+        Ok(Outgoing {
+            url: url.to_owned(),
+            content_type: "application/x-www-form-urlencoded",
+            user_agent: "Jakarta Commons-HttpClient/3.1",
+            body,
+        })
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {

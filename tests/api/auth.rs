@@ -128,9 +128,8 @@ async fn nonces_survive_a_restart(backend: Backend) {
 }
 on_both_backends!(nonces_survive_a_restart);
 
-#[tokio::test]
-async fn another_client_cannot_see_or_change_a_va() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn another_client_cannot_see_or_change_a_va(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let va = app.issue("TENANT-1", 10_000).await;
     let id = va["id"].as_str().expect("id");
     let (status, code) = code_of(app.get_va("demo2", id).await).await;
@@ -164,7 +163,15 @@ async fn another_client_cannot_see_or_change_a_va() {
     let theirs = app.create_va("demo2", &va_body("TENANT-1", 10_000)).await;
     assert_eq!(theirs.status(), 201);
     assert_eq!(app.get_va("demo", id).await.status(), 200);
+    // Events go only to the owner's endpoint.
+    let theirs: Value = theirs.json().await.expect("json");
+    let their_id = theirs["id"].as_str().expect("id");
+    app.nicepay.pay(their_id, 10_000).await.expect("pay");
+    let got = app.receiver2.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].body["data"]["id"], their_id);
+    assert!(app.receiver.received().is_empty());
 }
+on_both_backends!(another_client_cannot_see_or_change_a_va);
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
@@ -198,9 +205,8 @@ async fn rate_limit_answers_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn a_body_over_the_limit_gets_413_and_creates_nothing() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_body_over_the_limit_gets_413_and_creates_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let mut body = va_body("BIG-1", 10_000);
     body["description"] = Value::String("x".repeat(70 * 1024));
     let response = app.create_va("demo", &body).await;
@@ -217,6 +223,7 @@ async fn a_body_over_the_limit_gets_413_and_creates_nothing() {
         0
     );
 }
+on_both_backends!(a_body_over_the_limit_gets_413_and_creates_nothing);
 
 #[tokio::test]
 async fn errors_are_problem_documents_with_the_request_id() {

@@ -257,9 +257,8 @@ async fn a_well_signed_nicepay_callback_the_provider_denies_changes_nothing(back
 }
 on_both_backends!(a_well_signed_nicepay_callback_the_provider_denies_changes_nothing);
 
-#[tokio::test]
-async fn unknown_instances_and_tampered_nicepay_callbacks_are_refused() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn unknown_instances_and_tampered_nicepay_callbacks_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let unknown = app
         .http
         .post(format!("{}/v1/callbacks/nope", app.base_url))
@@ -292,3 +291,4 @@ async fn unknown_instances_and_tampered_nicepay_callbacks_are_refused() {
         0
     );
 }
+on_both_backends!(unknown_instances_and_tampered_nicepay_callbacks_are_refused);

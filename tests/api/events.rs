@@ -148,9 +148,8 @@ async fn a_restart_mid_delivery_still_delivers(backend: Backend) {
 }
 on_both_backends!(a_restart_mid_delivery_still_delivers);
 
-#[tokio::test]
-async fn events_can_be_pulled_after_a_cursor() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn events_can_be_pulled_after_a_cursor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     for i in 0..3 {
         pay(&app, &format!("PULL-{i}")).await;
     }
@@ -183,3 +182,4 @@ async fn events_can_be_pulled_after_a_cursor() {
         .expect("json");
     assert_eq!(none["data"].as_array().map(Vec::len), Some(0));
 }
+on_both_backends!(events_can_be_pulled_after_a_cursor);

@@ -121,9 +121,8 @@ async fn an_unresolved_timeout_is_a_504_then_settled_by_the_scheduler(backend: B
 }
 on_both_backends!(an_unresolved_timeout_is_a_504_then_settled_by_the_scheduler);
 
-#[tokio::test]
-async fn a_timeout_before_the_effect_fails_over_after_the_inquiry_finds_nothing() {
-    let mut options = Options::new(Backend::Sqlite);
+async fn a_timeout_before_the_effect_fails_over_after_the_inquiry_finds_nothing(backend: Backend) {
+    let mut options = Options::new(backend);
     options.provider_timeout_ms = 500;
     let app = TestApp::spawn_with(options).await;
     app.bni.faults().push(FaultRule::once(
@@ -139,10 +138,10 @@ async fn a_timeout_before_the_effect_fails_over_after_the_inquiry_finds_nothing(
     );
     assert!(app.bni.billings().is_empty());
 }
+on_both_backends!(a_timeout_before_the_effect_fails_over_after_the_inquiry_finds_nothing);
 
-#[tokio::test]
-async fn every_provider_down_is_a_503_and_frees_the_reference() {
-    let mut options = Options::new(Backend::Sqlite);
+async fn every_provider_down_is_a_503_and_frees_the_reference(backend: Backend) {
+    let mut options = Options::new(backend);
     options.demo_route = vec!["bni_down"];
     let app = TestApp::spawn_with(options).await;
     let response = app.create_va("demo", &va_body("DOWN-1", 10_000)).await;
@@ -158,3 +157,4 @@ async fn every_provider_down_is_a_503_and_frees_the_reference() {
         0
     );
 }
+on_both_backends!(every_provider_down_is_a_503_and_frees_the_reference);

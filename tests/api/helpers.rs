@@ -74,6 +74,8 @@ pub struct Options {
     pub retry_schedule: Vec<f64>,
     /// Body limit.
     pub body_limit: usize,
+    /// BNI `confirm_callbacks`.
+    pub bni_confirm: bool,
 }
 
 impl Options {
@@ -87,6 +89,7 @@ impl Options {
             rate_burst: 10_000,
             retry_schedule: vec![0.3, 0.3, 0.3, 0.3],
             body_limit: 64 * 1024,
+            bni_confirm: false,
         }
     }
 }
@@ -100,8 +103,6 @@ pub struct TestApp {
     pub nicepay: NicepaySimulator,
     pub receiver: WebhookReceiver,
     pub receiver2: WebhookReceiver,
-    pub database_url: String,
-    pub options: Options,
     settings_text: String,
     tasks: Vec<JoinHandle<()>>,
     _servers: Vec<Running>,
@@ -171,8 +172,6 @@ impl TestApp {
             nicepay,
             receiver,
             receiver2,
-            database_url,
-            options,
             settings_text,
             tasks,
             _servers: servers,
@@ -196,10 +195,6 @@ impl TestApp {
         let (state, tasks) = start(&self.settings_text, listener).await;
         self.state = state;
         self.tasks = tasks;
-    }
-
-    pub fn settings(&self) -> &Settings {
-        self.state.settings()
     }
 
     /// A signed request from `client`.
@@ -355,6 +350,7 @@ client_id = "{BNI_CLIENT}"
 secret_key = "{BNI_SECRET}"
 billing_type = "{billing}"
 timeout_ms = {timeout}
+confirm_callbacks = {confirm}
 
 [providers.nicepay_main]
 kind = "nicepay"
@@ -389,6 +385,7 @@ routes.virtual_accounts = ["nicepay_main", "bni_main"]
         receiver = servers[2].base_url,
         receiver2 = servers[3].base_url,
         billing = options.bni_billing_type,
+        confirm = options.bni_confirm,
         timeout = options.provider_timeout_ms,
         rate = options.rate_per_second,
         burst = options.rate_burst,

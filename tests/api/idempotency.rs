@@ -70,9 +70,8 @@ async fn a_second_request_while_the_first_runs_gets_409(backend: Backend) {
 }
 on_both_backends!(a_second_request_while_the_first_runs_gets_409);
 
-#[tokio::test]
-async fn validation_errors_are_not_stored_and_bad_keys_are_refused() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn validation_errors_are_not_stored_and_bad_keys_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let mut bad = va_body("IDEM-V", 0);
     bad["customer"]["name"] = Value::String(String::new());
     let first = post_with_key(&app, "demo", "key-v", &bad).await;
@@ -103,10 +102,10 @@ async fn validation_errors_are_not_stored_and_bad_keys_are_refused() {
         0
     );
 }
+on_both_backends!(validation_errors_are_not_stored_and_bad_keys_are_refused);
 
-#[tokio::test]
-async fn a_reference_is_unique_per_client() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_reference_is_unique_per_client(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let first = app.issue("REF-1", 1_000).await;
     let again = app.create_va("demo", &va_body("REF-1", 1_000)).await;
     assert_eq!(again.status(), 409);
@@ -115,3 +114,4 @@ async fn a_reference_is_unique_per_client() {
     assert_eq!(problem["id"], first["id"]);
     assert_eq!(app.bni.calls("createbilling"), 1);
 }
+on_both_backends!(a_reference_is_unique_per_client);

@@ -4,9 +4,11 @@
 
 mod auth;
 mod callbacks;
+mod conformance;
 mod events;
 mod failover;
 mod helpers;
 mod idempotency;
 mod openapi;
+mod sandbox;
 mod va;

@@ -143,9 +143,8 @@ async fn underpayment_stays_active_and_overpayment_is_flagged(backend: Backend) 
 }
 on_both_backends!(underpayment_stays_active_and_overpayment_is_flagged);
 
-#[tokio::test]
-async fn change_and_cancel_while_unpaid() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn change_and_cancel_while_unpaid(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let va = app.issue("CHG-1", 10_000).await;
     let id = va["id"].as_str().expect("id");
     let path = format!("/v1/virtual-accounts/{id}");
@@ -193,10 +192,10 @@ async fn change_and_cancel_while_unpaid() {
     let problem: Value = refused.json().await.expect("json");
     assert_eq!(problem["code"], "operation_not_supported");
 }
+on_both_backends!(change_and_cancel_while_unpaid);
 
-#[tokio::test]
-async fn an_expired_va_is_marked_and_announced() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn an_expired_va_is_marked_and_announced(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let mut body = va_body("EXP-1", 10_000);
     let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
     body["expires_at"] = json!(
@@ -214,10 +213,10 @@ async fn an_expired_va_is_marked_and_announced() {
     assert_eq!(events[0].event_type, "virtual_account.expired");
     assert_eq!(va_json(&app, &id).await["status"], "expired");
 }
+on_both_backends!(an_expired_va_is_marked_and_announced);
 
-#[tokio::test]
-async fn lists_are_cursor_paginated_and_filtered() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn lists_are_cursor_paginated_and_filtered(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     for i in 0..5 {
         app.issue(&format!("LIST-{i}"), 1_000 + i).await;
     }
@@ -256,6 +255,7 @@ async fn lists_are_cursor_paginated_and_filtered() {
         .expect("json");
     assert_eq!(one["data"][0]["reference"], "LIST-3");
 }
+on_both_backends!(lists_are_cursor_paginated_and_filtered);
 
 async fn batch_issues_every_item_and_reports_progress(backend: Backend) {
     let app = TestApp::spawn_with(Options::new(backend)).await;

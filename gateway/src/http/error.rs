@@ -43,9 +43,12 @@ pub struct Problem {
 #[derive(Clone, Copy, Debug)]
 pub struct DoNotStore;
 
-/// An API error.
+/// An API error (boxed: it travels through every handler's `Result`).
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     code: &'static str,
     title: &'static str,
@@ -64,7 +67,7 @@ impl ApiError {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
-        ApiError {
+        ApiError(Box::new(Inner {
             status,
             code,
             title,
@@ -73,7 +76,7 @@ impl ApiError {
             extra: None,
             retry_after: None,
             store: true,
-        }
+        }))
     }
 
     /// 422 `validation_failed` listing each bad field. Never stored for idempotency.
@@ -89,8 +92,8 @@ impl ApiError {
             "Invalid request",
             detail,
         );
-        e.errors = errors;
-        e.store = false;
+        e.0.errors = errors;
+        e.0.store = false;
         e
     }
 
@@ -102,7 +105,7 @@ impl ApiError {
             "Malformed request",
             detail,
         );
-        e.store = false;
+        e.0.store = false;
         e
     }
 
@@ -119,7 +122,7 @@ impl ApiError {
     /// 401 with `code`; never stored.
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
         let mut e = ApiError::new(StatusCode::UNAUTHORIZED, code, "Unauthorized", detail);
-        e.store = false;
+        e.0.store = false;
         e
     }
 
@@ -131,8 +134,8 @@ impl ApiError {
             "Too many requests",
             "request rate limit exceeded",
         );
-        e.retry_after = Some(retry_after_secs.max(1));
-        e.store = false;
+        e.0.retry_after = Some(retry_after_secs.max(1));
+        e.0.store = false;
         e
     }
 
@@ -156,41 +159,46 @@ impl ApiError {
             "Storage unavailable",
             "the gateway cannot store the request right now; retry",
         );
-        e.retry_after = Some(1);
-        e.store = false;
+        e.0.retry_after = Some(1);
+        e.0.store = false;
         e
     }
 
     /// Adds members to the problem document (e.g. the existing resource's id).
     pub fn with_extra(mut self, extra: Value) -> Self {
-        self.extra = Some(extra);
+        self.0.extra = Some(extra);
         self
     }
 
     /// Adds a `Retry-After`.
     pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
+        self.0.retry_after = Some(secs);
         self
     }
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The detail text.
     pub fn detail(&self) -> &str {
-        &self.detail
+        &self.0.detail
     }
 
     /// The `id` member added with [`ApiError::with_extra`], if any.
     pub fn resource_id(&self) -> Option<String> {
-        self.extra.as_ref()?.get("id")?.as_str().map(str::to_owned)
+        self.0
+            .extra
+            .as_ref()?
+            .get("id")?
+            .as_str()
+            .map(str::to_owned)
     }
 }
 
@@ -202,32 +210,34 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let this = *self.0;
         let mut body = json!({
-            "type": format!("https://errors.gateway.local/{}", self.code),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "code": self.code,
-            "detail": self.detail,
+            "type": format!("https://errors.gateway.local/{}", this.code),
+            "title": this.title,
+            "status": this.status.as_u16(),
+            "code": this.code,
+            "detail": this.detail,
         });
-        if !self.errors.is_empty() {
-            body["errors"] = json!(self.errors);
+        if !this.errors.is_empty() {
+            body["errors"] = json!(this.errors);
         }
-        if let (Some(Value::Object(extra)), Some(map)) = (self.extra, body.as_object_mut()) {
+        if let (Some(Value::Object(extra)), Some(map)) = (this.extra, body.as_object_mut()) {
             for (k, v) in extra {
                 map.entry(k).or_insert(v);
             }
         }
-        let mut response = (self.status, body.to_string()).into_response();
+        let mut response = (this.status, body.to_string()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(v) = this
+            .retry_after
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        if !self.store {
+        if !this.store {
             response.extensions_mut().insert(DoNotStore);
         }
         response

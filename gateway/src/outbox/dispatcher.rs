@@ -248,11 +248,11 @@ mod tests {
     #[test]
     fn delays_follow_the_ladder_within_jitter() {
         let settings = OutboxSettings::default();
-        for (attempt, base) in [(1, 5.0), (2, 300.0), (3, 1800.0), (7, 36000.0)] {
+        for (attempt, base) in [(1, 5.0_f64), (2, 300.0), (3, 1800.0), (7, 36000.0)] {
             for _ in 0..200 {
                 let d = next_delay_ms(&settings, attempt, &outcome(false, None)) as f64 / 1000.0;
                 assert!(
-                    d >= base * 0.8 - 0.001 && d <= base * 1.2 + 0.001,
+                    d >= base.mul_add(0.8, -0.001) && d <= base.mul_add(1.2, 0.001),
                     "attempt {attempt}: {d}"
                 );
             }

@@ -346,14 +346,20 @@ async fn apply_report(
     va: VaRow,
     report: VaStatusReport,
 ) -> Result<(), StoreError> {
-    if report.state != ProviderVaState::Paid {
-        let detail = format!(
-            "provider status {} does not confirm the payment; callback not applied",
-            report.provider_status
-        );
-        return settle(state, &event.id, state::IGNORED, &detail).await;
-    }
-    let paid = report.paid_amount.map(Amount::rupiah).unwrap_or(va.amount);
+    // Only what the provider itself reports counts: paid in full, or (partial payments) a
+    // cumulative total above what we have.
+    let reported = report.paid_amount.map(Amount::rupiah);
+    let total = match (report.state, reported) {
+        (ProviderVaState::Paid, paid) => paid.unwrap_or(va.amount),
+        (_, Some(paid)) if paid > va.paid_amount => paid,
+        _ => {
+            let detail = format!(
+                "provider status {} does not confirm the payment; callback not applied",
+                report.provider_status
+            );
+            return settle(state, &event.id, state::IGNORED, &detail).await;
+        }
+    };
     let paid_at = report.paid_at.map(to_ms).unwrap_or_else(now_ms);
     let id = event.id.clone();
     let enqueued = state
@@ -365,7 +371,7 @@ async fn apply_report(
                 let (settled, detail, enqueued) = apply_payment(
                     conn,
                     &fresh,
-                    PaidTotal::Cumulative(paid),
+                    PaidTotal::Cumulative(total),
                     None,
                     paid_at,
                     now,

@@ -206,10 +206,10 @@ pub fn validate(req: NewVirtualAccount) -> Result<Validated, ApiError> {
             ));
         }
     }
-    if let Some(email) = &req.customer.email {
-        if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
-            errors.push(field("customer.email", "must be an e-mail address"));
-        }
+    if let Some(email) = &req.customer.email
+        && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
+    {
+        errors.push(field("customer.email", "must be an e-mail address"));
     }
     let now = OffsetDateTime::now_utc();
     let expires_at = match OffsetDateTime::parse(&req.expires_at, &Rfc3339) {

@@ -275,10 +275,10 @@ fn ensure_sqlite_parent_dir(url: &str) {
         .split('?')
         .next()
         .unwrap_or("");
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            let _ = std::fs::create_dir_all(parent);
-        }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        let _ = std::fs::create_dir_all(parent);
     }
 }
 
@@ -378,5 +378,80 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => db.is_unique_violation(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite() -> Db {
+        let file = std::env::temp_dir().join(format!("gateway-store-{}.db", ulid::Ulid::new()));
+        Db::connect(&DbOptions {
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            max_connections: 2,
+            max_batch: 64,
+        })
+        .await
+        .expect("connect")
+    }
+
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_with_full_sync() {
+        let db = sqlite().await;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .expect("mode");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(db.pool())
+            .await
+            .expect("sync");
+        assert_eq!(mode, "wal");
+        assert_eq!(sync, 2, "synchronous=FULL");
+    }
+
+    #[tokio::test]
+    async fn migrations_run_once() {
+        let file = std::env::temp_dir().join(format!("gateway-migrate-{}.db", ulid::Ulid::new()));
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        assert_eq!(migrate(&url).await.expect("first"), MIGRATIONS.len());
+        assert_eq!(migrate(&url).await.expect("second"), MIGRATIONS.len());
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_in_a_group_commit_leaves_the_others_intact() {
+        let db = sqlite().await;
+        let mut handles = Vec::new();
+        for i in 0..50 {
+            let db = db.clone();
+            handles.push(tokio::spawn(async move {
+                db.write(move |conn| {
+                    Box::pin(async move {
+                        nonces::remember(conn, "c", &format!("n{i}"), 1).await?;
+                        if i % 5 == 0 {
+                            // Fails after writing: its nonce must not survive.
+                            sqlx::query("INSERT INTO no_such_table VALUES (1)")
+                                .execute(conn)
+                                .await?;
+                        }
+                        Ok(i)
+                    })
+                })
+                .await
+            }));
+        }
+        let mut failed = 0;
+        for handle in handles {
+            if handle.await.expect("join").is_err() {
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 10);
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM request_nonces")
+            .fetch_one(db.pool())
+            .await
+            .expect("count");
+        assert_eq!(kept, 40);
     }
 }
