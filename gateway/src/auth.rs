@@ -37,15 +37,18 @@ pub fn sign(
     nonce: &str,
     body: &[u8],
 ) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable_hmac());
-    mac.update(canonical(method, path_and_query, timestamp, nonce, body).as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(mac(
+        secret,
+        &canonical(method, path_and_query, timestamp, nonce, body),
+    ))
 }
 
-#[allow(clippy::unwrap_used)]
-fn unreachable_hmac() -> HmacSha256 {
-    // HMAC accepts keys of any length; this is never reached.
-    HmacSha256::new_from_slice(b"k").unwrap()
+/// HMAC-SHA256 of `message` under `secret` (HMAC takes keys of any length).
+fn mac(secret: &[u8], message: &str) -> [u8; 32] {
+    let mut mac = <HmacSha256 as hmac::digest::KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| <HmacSha256 as Mac>::new(&Default::default()));
+    mac.update(message.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 /// Whether `signature` (hex) matches any of `secrets`, compared in constant time.
@@ -64,10 +67,7 @@ pub fn verify(
     let canonical = canonical(method, path_and_query, timestamp, nonce, body);
     let mut matched = subtle::Choice::from(0u8);
     for secret in secrets {
-        let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable_hmac());
-        mac.update(canonical.as_bytes());
-        let expected = mac.finalize().into_bytes();
-        matched |= expected.as_slice().ct_eq(&given);
+        matched |= mac(secret, &canonical).as_slice().ct_eq(&given);
     }
     matched.into()
 }

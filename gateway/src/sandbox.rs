@@ -328,37 +328,31 @@ async fn pay(
     }
 }
 
+fn faults_of(sandbox: &Sandbox, instance: &str) -> Result<mocks::Faults, ApiError> {
+    match sandbox
+        .simulator(instance)
+        .ok_or_else(|| ApiError::not_found("provider instance"))?
+    {
+        Simulator::Bni(sim) => Ok(sim.faults()),
+        Simulator::Nicepay(sim) => Ok(sim.faults()),
+    }
+}
+
 async fn add_fault(
     axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
     Path(instance): Path<String>,
     axum::Json(rule): axum::Json<FaultRule>,
 ) -> Result<Response, ApiError> {
-    let faults = match sandbox
-        .simulator(&instance)
-        .ok_or_else(|| ApiError::not_found("provider instance"))?
-    {
-        Simulator::Bni(sim) => sim.faults(),
-        Simulator::Nicepay(sim) => sim.faults(),
-    };
+    let faults = faults_of(&sandbox, &instance)?;
     faults.push(rule);
-    Ok((
-        StatusCode::OK,
-        axum::Json(serde_json::json!({ "faults": faults.rules() })),
-    )
-        .into_response())
+    let body = serde_json::json!({ "faults": faults.rules() });
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
 async fn clear_faults(
     axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
     Path(instance): Path<String>,
 ) -> Result<Response, ApiError> {
-    let faults = match sandbox
-        .simulator(&instance)
-        .ok_or_else(|| ApiError::not_found("provider instance"))?
-    {
-        Simulator::Bni(sim) => sim.faults(),
-        Simulator::Nicepay(sim) => sim.faults(),
-    };
-    faults.clear();
+    faults_of(&sandbox, &instance)?.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ApiError;
 use super::guard::ClientId;
-use super::{ApiError, FieldError};
 use crate::app::AppState;
 use crate::store::events::{self, EventRow};
 use crate::store::{from_ms, now_ms};
@@ -108,13 +108,7 @@ async fn list_events(
     Extension(ClientId(client)): Extension<ClientId>,
     Query(q): Query<EventQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::validation(vec![FieldError {
-            field: "limit".into(),
-            message: "must be 1 to 200".into(),
-        }]));
-    }
+    let limit = super::page_limit(q.limit)?;
     let rows = events::list(
         state.db(),
         &client,

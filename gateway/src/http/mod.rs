@@ -115,6 +115,19 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router, (*openapi).clone())
 }
 
+/// The page size of a list request: 1 to 200, 50 by default.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if (1..=200).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::validation(vec![FieldError {
+            field: "limit".into(),
+            message: "must be 1 to 200".into(),
+        }]))
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct MakeId;
 

@@ -97,13 +97,7 @@ async fn list_vas(
     Extension(ClientId(client)): Extension<ClientId>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::validation(vec![FieldError {
-            field: "limit".into(),
-            message: "must be 1 to 200".into(),
-        }]));
-    }
+    let limit = super::page_limit(q.limit)?;
     let filter = ListFilter {
         reference: q.reference,
         status: q.status,

@@ -405,17 +405,13 @@ impl Attempt<'_> {
         started: Instant,
         result: &Result<T, ProviderError>,
     ) {
-        self.calls.push(Call {
-            client_id: Some(self.client_id.to_owned()),
-            provider: instance.to_owned(),
+        self.calls.push(Call::finished(
+            Some(self.client_id),
+            instance,
             operation,
-            outcome: match result {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => e.kind.as_str().to_owned(),
-            },
-            duration_ms: started.elapsed().as_millis() as i64,
-            at: now_ms(),
-        });
+            started,
+            result,
+        ));
     }
 
     /// Asks the provider whether our reference exists after an ambiguous create.
@@ -723,17 +719,8 @@ async fn record_call<T>(
     started: Instant,
     result: &Result<T, ProviderError>,
 ) {
-    let call = Call {
-        client_id: Some(client_id.to_owned()),
-        provider: v.provider.clone().unwrap_or_default(),
-        operation,
-        outcome: match result {
-            Ok(_) => "ok".to_owned(),
-            Err(e) => e.kind.as_str().to_owned(),
-        },
-        duration_ms: started.elapsed().as_millis() as i64,
-        at: now_ms(),
-    };
+    let provider = v.provider.as_deref().unwrap_or_default();
+    let call = Call::finished(Some(client_id), provider, operation, started, result);
     let _ = state
         .db()
         .write(move |conn| Box::pin(async move { calls::record(conn, &[call]).await }))

@@ -17,6 +17,41 @@ pub struct Call {
     pub at: i64,
 }
 
+impl Call {
+    /// The record of a call that started at `started` and ended with `result`.
+    pub fn finished<T, E: CallOutcome>(
+        client_id: Option<&str>,
+        provider: &str,
+        operation: &'static str,
+        started: std::time::Instant,
+        result: &Result<T, E>,
+    ) -> Call {
+        Call {
+            client_id: client_id.map(str::to_owned),
+            provider: provider.to_owned(),
+            operation,
+            outcome: match result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.outcome().to_owned(),
+            },
+            duration_ms: started.elapsed().as_millis() as i64,
+            at: super::now_ms(),
+        }
+    }
+}
+
+/// How a failed call is named in usage reports.
+pub trait CallOutcome {
+    /// A short stable name.
+    fn outcome(&self) -> &'static str;
+}
+
+impl CallOutcome for contracts::ProviderError {
+    fn outcome(&self) -> &'static str {
+        self.kind.as_str()
+    }
+}
+
 /// Records calls.
 pub async fn record(conn: &mut AnyConnection, calls: &[Call]) -> Result<(), StoreError> {
     for call in calls {
