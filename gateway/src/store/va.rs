@@ -106,23 +106,40 @@ pub async fn find_for_provider(
     provider_reference: Option<&str>,
     va_number: Option<&str>,
 ) -> Result<Option<VaRow>, StoreError> {
-    let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE provider = $1 AND (id = $2 OR provider_reference = $3 OR (va_number = $4 AND status IN ('active', 'pending')))";
-    let rows = sqlx::query(sql)
-        .bind(provider)
-        .bind(id.unwrap_or(""))
-        .bind(provider_reference.unwrap_or(""))
-        .bind(va_number.unwrap_or(""))
-        .fetch_all(conn)
-        .await?;
-    // Prefer an exact id match; a VA number alone can be reused by the bank over time.
-    let mut found: Option<VaRow> = None;
-    for row in &rows {
-        let va = VaRow::from_row(row)?;
-        if Some(va.id.as_str()) == id || found.is_none() {
-            found = Some(va);
+    // One indexed lookup at a time, most specific first: our id, the provider's id, then
+    // the VA number (which a bank may reuse over time, so only open VAs match it).
+    if let Some(id) = id {
+        let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE id = $1 AND provider = $2";
+        let row = sqlx::query(sql)
+            .bind(id)
+            .bind(provider)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = row {
+            return VaRow::from_row(&row).map(Some);
         }
     }
-    Ok(found)
+    if let Some(reference) = provider_reference {
+        let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE provider = $1 AND provider_reference = $2 LIMIT 1";
+        let row = sqlx::query(sql)
+            .bind(provider)
+            .bind(reference)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = row {
+            return VaRow::from_row(&row).map(Some);
+        }
+    }
+    if let Some(number) = va_number {
+        let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE provider = $1 AND va_number = $2 AND status IN ('active', 'pending') ORDER BY created_at DESC LIMIT 1";
+        let row = sqlx::query(sql)
+            .bind(provider)
+            .bind(number)
+            .fetch_optional(conn)
+            .await?;
+        return row.as_ref().map(VaRow::from_row).transpose();
+    }
+    Ok(None)
 }
 
 /// The caller's filters for a list.
@@ -136,15 +153,33 @@ pub struct ListFilter {
 
 /// Lists the client's VAs, newest first, cursor-paginated by id.
 pub async fn list(db: &Db, client_id: &str, filter: &ListFilter) -> Result<Vec<VaRow>, StoreError> {
-    let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE client_id = $1 AND ($2 = '' OR reference = $2) AND ($3 = '' OR status = $3) AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $5";
-    let rows = sqlx::query(sql)
-        .bind(client_id)
-        .bind(filter.reference.clone().unwrap_or_default())
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(filter.cursor.clone().unwrap_or_default())
-        .bind(filter.limit)
-        .fetch_all(db.pool())
-        .await?;
+    // Ids are `va_` + lower-case alphanumerics, so "zzzz" sorts after every one in any
+    // collation: no cursor means all, and the (client_id, id) index serves the range.
+    let cursor = filter.cursor.clone().unwrap_or_else(|| "zzzz".to_owned());
+    let status = filter.status.clone().unwrap_or_default();
+    // A reference names at most one VA: use the unique index.
+    let rows = match &filter.reference {
+        Some(reference) => {
+            let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE client_id = $1 AND reference = $2 AND ($3 = '' OR status = $3) AND id < $4";
+            sqlx::query(sql)
+                .bind(client_id)
+                .bind(reference)
+                .bind(status)
+                .bind(cursor)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => {
+            let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE client_id = $1 AND ($2 = '' OR status = $2) AND id < $3 ORDER BY id DESC LIMIT $4";
+            sqlx::query(sql)
+                .bind(client_id)
+                .bind(status)
+                .bind(cursor)
+                .bind(filter.limit)
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
     rows.iter().map(VaRow::from_row).collect()
 }
 
