@@ -640,6 +640,9 @@ fn is_digits(text: &str) -> bool {
 #[derive(Default)]
 struct Ledger {
     billings: BTreeMap<String, Billing>,
+    /// VA number → the `trx_id`s that used it, so lookups by number stay O(1) however
+    /// many billings the simulator holds (it serves load tests too).
+    by_va: HashMap<String, Vec<String>>,
     calls: HashMap<String, usize>,
     next_ntb: u64,
 }
@@ -673,6 +676,10 @@ impl Ledger {
             None => self.generate_va(config, now)?,
         };
         let answer = json!({ "virtual_account": virtual_account, "trx_id": trx_id });
+        self.by_va
+            .entry(virtual_account.clone())
+            .or_default()
+            .push(trx_id.clone());
         let billing = Billing::new(trx_id.clone(), virtual_account, billing_type, details, now);
         self.billings.insert(trx_id, billing);
         Ok(answer)
@@ -743,10 +750,15 @@ impl Ledger {
         Ok(json!({ "virtual_account": billing.virtual_account, "trx_id": trx_id }))
     }
 
+    /// The billings that used VA number `va`.
+    fn with_va<'a>(&'a self, va: &str) -> impl Iterator<Item = &'a Billing> + 'a {
+        let ids = self.by_va.get(va).map(Vec::as_slice).unwrap_or_default();
+        ids.iter().filter_map(|id| self.billings.get(id))
+    }
+
     fn va_in_use(&self, va: &str, now: OffsetDateTime) -> bool {
-        self.billings
-            .values()
-            .any(|b| b.virtual_account == va && b.state(now) == BillingState::Active)
+        self.with_va(va)
+            .any(|b| b.state(now) == BillingState::Active)
     }
 
     fn claim_va(
@@ -786,13 +798,10 @@ impl Ledger {
         let key = if self.billings.contains_key(va_or_trx) {
             va_or_trx.to_owned()
         } else {
-            let with_va = || {
-                self.billings
-                    .values()
-                    .filter(|b| b.virtual_account == va_or_trx)
-            };
-            let active = with_va().find(|b| b.state(now) == BillingState::Active);
-            let chosen = active.or_else(|| with_va().max_by_key(|b| b.created_at))?;
+            let active = self
+                .with_va(va_or_trx)
+                .find(|b| b.state(now) == BillingState::Active);
+            let chosen = active.or_else(|| self.with_va(va_or_trx).max_by_key(|b| b.created_at))?;
             chosen.trx_id.clone()
         };
         self.billings.get_mut(&key)

@@ -946,6 +946,8 @@ fn check_registration(config: &NicepayConfig, f: &Fields<'_>) -> Result<Checked,
 struct Ledger {
     transactions: BTreeMap<String, Transaction>,
     by_reference: HashMap<String, String>,
+    /// VA number → the `tXid`s that used it (lookups stay O(1) under load tests).
+    by_vacct: HashMap<String, Vec<String>>,
     calls: HashMap<String, usize>,
 }
 
@@ -992,6 +994,10 @@ impl Ledger {
         };
         let answer = transaction.registration_answer();
         self.by_reference.insert(reference_no, t_xid.clone());
+        self.by_vacct
+            .entry(transaction.vacct_no.clone())
+            .or_default()
+            .push(t_xid.clone());
         self.transactions.insert(t_xid, transaction);
         Ok(answer)
     }
@@ -1094,7 +1100,7 @@ impl Ledger {
                 .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
                 .collect();
             let vacct_no = format!("{prefix}{tail}");
-            if !self.transactions.values().any(|t| t.vacct_no == vacct_no) {
+            if !self.by_vacct.contains_key(&vacct_no) {
                 return Ok(vacct_no);
             }
         }
@@ -1121,7 +1127,12 @@ impl Ledger {
         if let Some(t_xid) = self.by_reference.get(key) {
             return Some(t_xid.clone());
         }
-        let with_va = || self.transactions.values().filter(|t| t.vacct_no == key);
+        let ids = self
+            .by_vacct
+            .get(key)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let with_va = || ids.iter().filter_map(|id| self.transactions.get(id));
         let unpaid = with_va().find(|t| t.state(now) == TransactionState::Unpaid);
         let chosen = unpaid.or_else(|| with_va().max_by_key(|t| t.created_at))?;
         Some(chosen.t_xid.clone())

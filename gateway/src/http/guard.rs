@@ -112,9 +112,11 @@ fn valid_nonce(nonce: &str) -> bool {
 async fn remember_nonce(state: &AppState, client_id: &str, nonce: &str) -> Result<bool, ApiError> {
     let (client_id, nonce) = (client_id.to_owned(), nonce.to_owned());
     let now = crate::store::now_ms();
+    // Ordered rather than awaited to durability: every effect of this request is written by
+    // the same writer after it, so none can be durable without the nonce.
     state
         .db()
-        .write(move |conn| {
+        .write_ordered(move |conn| {
             Box::pin(async move { nonces::remember(conn, &client_id, &nonce, now).await })
         })
         .await

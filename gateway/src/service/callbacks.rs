@@ -167,7 +167,10 @@ async fn store_one(
         });
     }
     let (settled, detail, enqueued) = apply(conn, &va, &event.kind, now).await?;
-    provider_events::settle(conn, &event_id, settled, detail.as_deref(), now).await?;
+    // Stored as `applied` already: only a different outcome needs a second write.
+    if settled != state::APPLIED || detail.is_some() {
+        provider_events::settle(conn, &event_id, settled, detail.as_deref(), now).await?;
+    }
     Ok(Applied {
         enqueued,
         unconfirmed: false,
