@@ -51,6 +51,8 @@ pub async fn run(state: AppState) {
             state
                 .outbox_woken(Duration::from_millis(settings.poll_interval_ms))
                 .await;
+            // Let the wake-ups of a burst of commits coalesce into one claim.
+            tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         }
         for event in claimed {

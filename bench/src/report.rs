@@ -1,0 +1,277 @@
+//! Results: the JSON written to `bench/results/latest.json` and the table printed at the end.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::db::DbSize;
+use crate::load::Percentiles;
+use crate::prom::GatewayView;
+
+/// The issue's targets on the 2-core machine (SQLite).
+pub const VA_TARGET: f64 = 1500.0;
+pub const CALLBACK_TARGET: f64 = 3000.0;
+pub const P99_TARGET_MS: f64 = 20.0;
+/// Cores used by processes outside the run above which a phase is flagged.
+const INTERFERENCE: f64 = 0.25;
+
+/// One measured phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseResult {
+    /// `va_create`, `callback` or `calibration`.
+    pub workload: String,
+    /// `closed` or `open`.
+    pub shape: String,
+    /// Closed loop: concurrent connections.
+    pub connections: Option<usize>,
+    /// Open loop: the scheduled rate, requests per second.
+    pub offered_rate: Option<f64>,
+    /// Open loop: requests the schedule called for.
+    pub offered_requests: Option<u64>,
+    /// Successful requests per second over the measured window.
+    pub achieved_rate: f64,
+    pub ok: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub error_rate: f64,
+    pub elapsed_s: f64,
+    /// Latency of successful requests (open loop: from the scheduled send time).
+    pub latency: Percentiles,
+    /// Open loop: from the actual send.
+    pub service_time: Option<Percentiles>,
+    /// Open loop: sends more than 1 ms behind schedule.
+    pub late_sends: u64,
+    /// The phase ran out of unpaid VAs before its end.
+    pub exhausted: bool,
+    /// CPU used during the phase, in cores (CPU seconds / wall seconds).
+    pub gateway_cores: f64,
+    pub generator_cores: f64,
+    /// CPU of the PostgreSQL server processes (whether or not the run uses them).
+    pub postgres_cores: f64,
+    /// CPU of everything else on the machine during the phase (interference: another
+    /// build or benchmark makes the figures meaningless).
+    pub other_cores: f64,
+    /// Generator CPU per successful request, µs (includes the webhook sink).
+    pub generator_us_per_request: f64,
+    /// Gateway CPU per successful request, µs.
+    pub gateway_us_per_request: f64,
+    /// Gateway CPU by thread name, in cores.
+    pub gateway_threads: BTreeMap<String, f64>,
+    /// The gateway's own metrics over the phase.
+    pub gateway_view: GatewayView,
+    /// `perf record` output, when profiled.
+    pub perf_data: Option<String>,
+}
+
+/// One backend's run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BackendResult {
+    pub backend: String,
+    /// Why it did not run, when it did not.
+    pub skipped: Option<String>,
+    pub phases: Vec<PhaseResult>,
+    /// Gateway `VmHWM` at the end, MiB.
+    pub peak_rss_mib: f64,
+    /// Gateway `VmRSS` at the end, MiB.
+    pub rss_end_mib: f64,
+    pub db_size_after_va: DbSize,
+    pub db_size_end: DbSize,
+    pub vas_issued: usize,
+    pub callbacks_ok: u64,
+    /// Webhooks the sink received (deliveries of `virtual_account.paid`).
+    pub webhooks_received: u64,
+    pub gateway_log: String,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub started_at: String,
+    pub machine: Machine,
+    pub settings: serde_json::Value,
+    pub calibration: Option<PhaseResult>,
+    pub backends: Vec<BackendResult>,
+}
+
+/// Where it ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub cpu_model: String,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+            .unwrap_or_default();
+        Machine {
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        }
+    }
+}
+
+fn label(p: &PhaseResult) -> String {
+    match (p.connections, p.offered_rate) {
+        (Some(c), _) => format!("{} closed c={c}", p.workload),
+        (_, Some(r)) => format!("{} open {r:.0}/s", p.workload),
+        _ => p.workload.clone(),
+    }
+}
+
+fn phase_row(out: &mut String, p: &PhaseResult) {
+    let errors: u64 = p.errors.values().sum();
+    let _ = writeln!(
+        out,
+        "{:<28} {:>9.0} {:>8} {:>5} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>6.2} {:>6.2} {:>6.2} {:>6.2} {:>7.0} {:>7.0}",
+        label(p),
+        p.achieved_rate,
+        p.ok,
+        errors,
+        p.latency.p50_ms,
+        p.latency.p90_ms,
+        p.latency.p99_ms,
+        p.latency.max_ms,
+        p.gateway_cores,
+        p.generator_cores,
+        p.postgres_cores,
+        p.other_cores,
+        p.gateway_us_per_request,
+        p.generator_us_per_request,
+    );
+}
+
+const HEADER: &str = "backend  phase                            req/s       ok   err  p50 ms  p90 ms  p99 ms   max ms gw cpu gen cpu pg cpu other  gw µs/r gen µs/r";
+
+fn detail_row(out: &mut String, p: &PhaseResult) {
+    let v = &p.gateway_view;
+    let opt = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2}"));
+    let mut threads: Vec<_> = p.gateway_threads.iter().collect();
+    threads.sort_by(|a, b| b.1.total_cmp(a.1));
+    let threads: Vec<String> = threads
+        .iter()
+        .take(4)
+        .map(|(n, c)| format!("{n} {c:.2}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  {:<26} commits {:>6.0} (mean {} writes), server mean {} ms, provider mean {} ms{}; threads: {}",
+        label(p),
+        v.group_commits,
+        opt(v.mean_group_commit_size),
+        opt(v.server_mean_ms),
+        opt(v.provider_mean_ms),
+        p.service_time.as_ref().map_or(String::new(), |s| format!(
+            ", service p99 {:.2} ms, late sends {}",
+            s.p99_ms, p.late_sends
+        )),
+        threads.join(", "),
+    );
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FALL SHORT" }
+}
+
+fn targets(out: &mut String, b: &BackendResult) {
+    let find = |workload: &str, shape: &str| {
+        b.phases
+            .iter()
+            .find(|p| p.workload == workload && p.shape == shape)
+    };
+    if let Some(p) = find("va_create", "closed") {
+        let _ = writeln!(
+            out,
+            "  VA creation max throughput  {:>7.0}/s vs target {VA_TARGET:.0}/s: {}",
+            p.achieved_rate,
+            verdict(p.achieved_rate >= VA_TARGET)
+        );
+    }
+    if let Some(p) = find("callback", "closed") {
+        let _ = writeln!(
+            out,
+            "  callback max throughput     {:>7.0}/s vs target {CALLBACK_TARGET:.0}/s: {}",
+            p.achieved_rate,
+            verdict(p.achieved_rate >= CALLBACK_TARGET)
+        );
+    }
+    for workload in ["va_create", "callback"] {
+        if let Some(p) = find(workload, "open") {
+            let _ = writeln!(
+                out,
+                "  {workload} p99 at {:.0}/s   {:>7.2} ms vs target < {P99_TARGET_MS:.0} ms: {}",
+                p.offered_rate.unwrap_or(0.0),
+                p.latency.p99_ms,
+                verdict(p.latency.p99_ms < P99_TARGET_MS && p.error_rate == 0.0)
+            );
+        }
+    }
+}
+
+impl Report {
+    /// The human-readable summary.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            out,
+            "\nmachine: {} cores, {}, kernel {}",
+            m.cores, m.cpu_model, m.kernel
+        );
+        let _ = writeln!(out, "{HEADER}");
+        if let Some(c) = &self.calibration {
+            let _ = write!(out, "{:<9}", "(null)");
+            phase_row(&mut out, c);
+        }
+        for b in &self.backends {
+            if let Some(why) = &b.skipped {
+                let _ = writeln!(out, "{}: skipped ({why})", b.backend);
+                continue;
+            }
+            for p in &b.phases {
+                let _ = write!(out, "{:<9}", b.backend);
+                phase_row(&mut out, p);
+            }
+        }
+        for b in &self.backends {
+            for p in b.phases.iter().filter(|p| p.other_cores > INTERFERENCE) {
+                let _ = writeln!(
+                    out,
+                    "WARNING: {} {}: other processes used {:.2} cores during the phase; its figures are disturbed",
+                    b.backend,
+                    label(p),
+                    p.other_cores
+                );
+            }
+        }
+        for b in self.backends.iter().filter(|b| b.skipped.is_none()) {
+            let _ = writeln!(
+                out,
+                "\n{}: peak RSS {:.1} MiB (end {:.1} MiB); DB {:.1} MiB after VA phases, {:.1} MiB at end (WAL {:.1} MiB); {} VAs issued, {} callbacks stored, {} webhooks delivered to the sink",
+                b.backend,
+                b.peak_rss_mib,
+                b.rss_end_mib,
+                b.db_size_after_va.total_mib(),
+                b.db_size_end.total_mib(),
+                b.db_size_end.wal_bytes as f64 / (1024.0 * 1024.0),
+                b.vas_issued,
+                b.callbacks_ok,
+                b.webhooks_received,
+            );
+            for p in &b.phases {
+                detail_row(&mut out, p);
+            }
+            targets(&mut out, b);
+        }
+        out
+    }
+}
