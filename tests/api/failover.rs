@@ -158,3 +158,41 @@ async fn every_provider_down_is_a_503_and_frees_the_reference(backend: Backend) 
     );
 }
 on_both_backends!(every_provider_down_is_a_503_and_frees_the_reference);
+
+async fn the_request_deadline_answers_a_problem_and_the_va_is_settled_later(backend: Backend) {
+    let mut options = Options::new(backend);
+    options.request_timeout_ms = 700;
+    options.provider_timeout_ms = 5_000;
+    let app = TestApp::spawn_with(options).await;
+    app.bni.faults().push(FaultRule::once(
+        "createbilling",
+        Fault::HangAfterEffect { ms: 1500 },
+    ));
+    let response = app.create_va("demo", &va_body("DEADLINE-1", 10_000)).await;
+    assert_eq!(response.status(), 504);
+    let problem: Value = response.json().await.expect("json");
+    assert_eq!(problem["code"], "request_timeout");
+    assert!(problem["request_id"].is_string());
+    // The VA was left mid-issuance; the scheduler finds it at the provider.
+    let settled = app
+        .eventually(Duration::from_secs(15), || async {
+            let list: Value = app
+                .signed(
+                    "demo",
+                    "GET",
+                    "/v1/virtual-accounts?reference=DEADLINE-1",
+                    None,
+                )
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            list["data"][0]["status"] == "active"
+        })
+        .await;
+    assert!(settled, "resolved by inquiry");
+    assert_eq!(app.bni.calls("createbilling"), 1);
+}
+on_both_backends!(the_request_deadline_answers_a_problem_and_the_va_is_settled_later);

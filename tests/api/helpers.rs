@@ -76,6 +76,8 @@ pub struct Options {
     pub body_limit: usize,
     /// BNI `confirm_callbacks`.
     pub bni_confirm: bool,
+    /// Whole-request deadline.
+    pub request_timeout_ms: u64,
 }
 
 impl Options {
@@ -90,6 +92,7 @@ impl Options {
             retry_schedule: vec![0.3, 0.3, 0.3, 0.3],
             body_limit: 64 * 1024,
             bni_confirm: false,
+            request_timeout_ms: 30_000,
         }
     }
 }
@@ -326,6 +329,7 @@ fn settings_toml(
 listen = "{addr}"
 public_url = "http://{addr}"
 body_limit_bytes = {body_limit}
+request_timeout_ms = {request_timeout}
 
 [database]
 url = "{database_url}"
@@ -380,6 +384,7 @@ webhook_secrets = ["{DEMO2_WEBHOOK_SECRET}"]
 routes.virtual_accounts = ["nicepay_main", "bni_main"]
 "#,
         body_limit = options.body_limit,
+        request_timeout = options.request_timeout_ms,
         bni = servers[0].base_url,
         nicepay = servers[1].base_url,
         receiver = servers[2].base_url,

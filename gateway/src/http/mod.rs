@@ -20,12 +20,11 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,10 +93,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let router = router
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::GATEWAY_TIMEOUT,
-            timeout,
-        ))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            deadline(timeout, request, next)
+        }))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([
             HeaderName::from_static("x-signature"),
@@ -125,6 +123,21 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
             field: "limit".into(),
             message: "must be 1 to 200".into(),
         }]))
+    }
+}
+
+/// The whole-request deadline, answered as a problem document (`request_timeout`). Work
+/// cut off here is safe to abandon: a VA left mid-issuance is resolved by inquiry.
+async fn deadline(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            "request_timeout",
+            "Request timeout",
+            "the gateway did not finish the request in time; its outcome can be read back",
+        )
+        .into_response(),
     }
 }
 
