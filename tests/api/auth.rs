@@ -146,18 +146,8 @@ async fn another_client_cannot_see_or_change_a_va(backend: Backend) {
         .expect("send");
     assert_eq!(cancel.status(), 404);
     let list: Value = app
-        .signed(
-            "demo2",
-            "GET",
-            "/v1/virtual-accounts?reference=TENANT-1",
-            None,
-        )
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .get_json("demo2", "/v1/virtual-accounts?reference=TENANT-1")
+        .await;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(0));
     // The same reference is free for another client.
     let theirs = app.create_va("demo2", &va_body("TENANT-1", 10_000)).await;

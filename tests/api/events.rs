@@ -35,23 +35,11 @@ async fn a_receiver_down_for_a_while_gets_every_event_when_back(backend: Backend
     assert_eq!(app.receiver.unique_ids().len(), 5, "{got:?}");
     assert!(got.iter().all(|e| e.verified));
     // Every attempt is recorded and visible to the product.
-    let events: Value = app
-        .signed("demo", "GET", "/v1/events", None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let events: Value = app.get_json("demo", "/v1/events").await;
     let first = events["data"][0]["id"].as_str().expect("event id");
     let attempts: Value = app
-        .signed("demo", "GET", &format!("/v1/events/{first}/attempts"), None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .get_json("demo", &format!("/v1/events/{first}/attempts"))
+        .await;
     let attempts = attempts["data"].as_array().expect("attempts");
     assert!(attempts.len() >= 2, "{attempts:?}");
     assert_eq!(
@@ -89,13 +77,8 @@ async fn exhausted_events_are_dead_lettered_and_can_be_redelivered(backend: Back
     );
     app.receiver.set_down(false);
     let events: Value = app
-        .signed("demo", "GET", "/v1/events?type=virtual_account.paid", None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .get_json("demo", "/v1/events?type=virtual_account.paid")
+        .await;
     let event_id = events["data"][0]["id"].as_str().expect("event").to_owned();
     assert_eq!(events["data"][0]["delivery"]["status"], "failed");
     let redeliver = app
@@ -153,33 +136,14 @@ async fn events_can_be_pulled_after_a_cursor(backend: Backend) {
     for i in 0..3 {
         pay(&app, &format!("PULL-{i}")).await;
     }
-    let all: Value = app
-        .signed("demo", "GET", "/v1/events?limit=2", None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let all: Value = app.get_json("demo", "/v1/events?limit=2").await;
     assert_eq!(all["data"].as_array().map(Vec::len), Some(2));
     let cursor = all["next_cursor"].as_str().expect("cursor");
     let rest: Value = app
-        .signed("demo", "GET", &format!("/v1/events?after={cursor}"), None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .get_json("demo", &format!("/v1/events?after={cursor}"))
+        .await;
     assert_eq!(rest["data"].as_array().map(Vec::len), Some(1));
-    let none: Value = app
-        .signed("demo2", "GET", "/v1/events", None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let none: Value = app.get_json("demo2", "/v1/events").await;
     assert_eq!(none["data"].as_array().map(Vec::len), Some(0));
 }
 on_both_backends!(events_can_be_pulled_after_a_cursor);

@@ -28,14 +28,7 @@ async fn a_primary_that_is_down_fails_over(backend: Backend) {
     ));
     let va = app.issue("FAIL-2", 10_000).await;
     assert_eq!(va["provider"], "nicepay_main");
-    let usage: Value = app
-        .signed("demo", "GET", "/v1/usage", None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let usage: Value = app.get_json("demo", "/v1/usage").await;
     let lines = usage["data"].as_array().expect("usage lines");
     assert!(
         lines
@@ -177,18 +170,8 @@ async fn the_request_deadline_answers_a_problem_and_the_va_is_settled_later(back
     let settled = app
         .eventually(Duration::from_secs(15), || async {
             let list: Value = app
-                .signed(
-                    "demo",
-                    "GET",
-                    "/v1/virtual-accounts?reference=DEADLINE-1",
-                    None,
-                )
-                .send()
-                .await
-                .expect("send")
-                .json()
-                .await
-                .expect("json");
+                .get_json("demo", "/v1/virtual-accounts?reference=DEADLINE-1")
+                .await;
             list["data"][0]["status"] == "active"
         })
         .await;

@@ -237,6 +237,17 @@ impl TestApp {
             .expect("send")
     }
 
+    /// A signed GET from `client`, answered with JSON.
+    pub async fn get_json(&self, client: &str, path: &str) -> Value {
+        self.signed(client, "GET", path, None)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn get_va(&self, client: &str, id: &str) -> reqwest::Response {
         self.signed(client, "GET", &format!("/v1/virtual-accounts/{id}"), None)
             .send()

@@ -220,39 +220,20 @@ async fn lists_are_cursor_paginated_and_filtered(backend: Backend) {
     for i in 0..5 {
         app.issue(&format!("LIST-{i}"), 1_000 + i).await;
     }
-    let first: Value = app
-        .signed("demo", "GET", "/v1/virtual-accounts?limit=2", None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let first: Value = app.get_json("demo", "/v1/virtual-accounts?limit=2").await;
     assert_eq!(first["data"].as_array().map(Vec::len), Some(2));
     let cursor = first["next_cursor"].as_str().expect("cursor");
     let second: Value = app
-        .signed(
+        .get_json(
             "demo",
-            "GET",
             &format!("/v1/virtual-accounts?limit=2&cursor={cursor}"),
-            None,
         )
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(second["data"].as_array().map(Vec::len), Some(2));
     assert_ne!(first["data"][0]["id"], second["data"][0]["id"]);
     let one: Value = app
-        .signed("demo", "GET", "/v1/virtual-accounts?reference=LIST-3", None)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .get_json("demo", "/v1/virtual-accounts?reference=LIST-3")
+        .await;
     assert_eq!(one["data"][0]["reference"], "LIST-3");
 }
 on_both_backends!(lists_are_cursor_paginated_and_filtered);
@@ -279,14 +260,7 @@ async fn batch_issues_every_item_and_reports_progress(backend: Backend) {
     let mut job = Value::Null;
     let mut done = false;
     for _ in 0..300 {
-        job = app
-            .signed("demo", "GET", &job_path, None)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        job = app.get_json("demo", &job_path).await;
         if job["status"] == "completed" {
             done = true;
             break;
