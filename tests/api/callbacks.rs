@@ -141,9 +141,7 @@ async fn nicepay_payment_is_confirmed_by_inquiry(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut body = va_body("NP-1", 30_000);
     body["provider"] = json!("nicepay_main");
-    let response = app.create_va("demo", &body).await;
-    assert_eq!(response.status(), 201);
-    let va: Value = response.json().await.expect("json");
+    let va = app.issue_body(&body).await;
     let id = va["id"].as_str().expect("id");
     assert_eq!(va["provider"], "nicepay_main");
     let inquiries_before = app.nicepay.calls("inquiry");
@@ -193,12 +191,7 @@ async fn a_well_signed_nicepay_callback_the_provider_denies_changes_nothing(back
     let app = TestApp::spawn(backend).await;
     let mut body = va_body("NP-FORGED", 45_000);
     body["provider"] = json!("nicepay_main");
-    let va: Value = app
-        .create_va("demo", &body)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let va = app.issue_body(&body).await;
     let id = va["id"].as_str().expect("id");
     let tx = app.nicepay.transaction(id).expect("registered at NICEPAY");
     let fields = |token: String| {
@@ -269,12 +262,7 @@ async fn unknown_instances_and_tampered_nicepay_callbacks_are_refused(backend: B
     assert_eq!(unknown.status(), 404);
     let mut body = va_body("NP-T", 10_000);
     body["provider"] = json!("nicepay_main");
-    let va: Value = app
-        .create_va("demo", &body)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let va = app.issue_body(&body).await;
     let id = va["id"].as_str().expect("id");
     let outcomes = app
         .nicepay

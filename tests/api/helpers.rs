@@ -257,7 +257,12 @@ impl TestApp {
 
     /// Issues a VA for demo and returns its JSON.
     pub async fn issue(&self, reference: &str, amount: i64) -> Value {
-        let response = self.create_va("demo", &va_body(reference, amount)).await;
+        self.issue_body(&va_body(reference, amount)).await
+    }
+
+    /// Issues a VA for demo from `body`, asserting 201, and returns its JSON.
+    pub async fn issue_body(&self, body: &Value) -> Value {
+        let response = self.create_va("demo", body).await;
         assert_eq!(
             response.status(),
             201,

@@ -64,9 +64,7 @@ async fn underpayment_stays_active_and_overpayment_is_flagged(backend: Backend) 
     let app = TestApp::spawn(backend).await;
     let mut body = va_body("PART-1", 100_000);
     body["payment_rule"] = json!("partial");
-    let response = app.create_va("demo", &body).await;
-    assert_eq!(response.status(), 201);
-    let va: Value = response.json().await.expect("json");
+    let va = app.issue_body(&body).await;
     let id = va["id"].as_str().expect("id");
     app.bni.pay(id, 40_000).await.expect("first instalment");
     let partial = va_json(&app, id).await;
@@ -90,12 +88,7 @@ async fn underpayment_stays_active_and_overpayment_is_flagged(backend: Backend) 
     // Out of order: the callback with the higher cumulative total arrives first.
     let mut ooo = va_body("OOO-1", 50_000);
     ooo["payment_rule"] = json!("partial");
-    let ooo: Value = app
-        .create_va("demo", &ooo)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let ooo = app.issue_body(&ooo).await;
     let ooo_id = ooo["id"].as_str().expect("id");
     let outcomes = app
         .bni
@@ -176,12 +169,7 @@ async fn change_and_cancel_while_unpaid(backend: Backend) {
     // A NICEPAY VA cannot change its amount: the adapter says so explicitly.
     let mut body = va_body("CHG-2", 10_000);
     body["provider"] = json!("nicepay_main");
-    let np: Value = app
-        .create_va("demo", &body)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let np = app.issue_body(&body).await;
     let np_path = format!("/v1/virtual-accounts/{}", np["id"].as_str().expect("id"));
     let refused = app
         .signed("demo", "PATCH", &np_path, Some(&json!({"amount": 11_000})))
@@ -202,12 +190,7 @@ async fn an_expired_va_is_marked_and_announced(backend: Backend) {
         soon.format(&time::format_description::well_known::Rfc3339)
             .expect("format")
     );
-    let va: Value = app
-        .create_va("demo", &body)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let va = app.issue_body(&body).await;
     let id = va["id"].as_str().expect("id").to_owned();
     let events = app.receiver.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(events[0].event_type, "virtual_account.expired");

@@ -148,10 +148,7 @@ impl Db {
             + Send
             + 'static,
     {
-        match &self.writer {
-            None => self.write_direct(f).await,
-            Some(sender) => write_batched(sender, f, false).await,
-        }
+        self.run_write(f, false).await
     }
 
     /// Like [`Db::write`], but on SQLite answers as soon as `f` has run inside the writer's
@@ -166,9 +163,21 @@ impl Db {
             + Send
             + 'static,
     {
+        self.run_write(f, true).await
+    }
+
+    /// Direct transaction on PostgreSQL; the group-committing writer on SQLite, answering
+    /// after the commit or, when `early`, as soon as `f` has run.
+    async fn run_write<T, F>(&self, f: F, early: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
         match &self.writer {
             None => self.write_direct(f).await,
-            Some(sender) => write_batched(sender, f, true).await,
+            Some(sender) => write_batched(sender, f, early).await,
         }
     }
 
