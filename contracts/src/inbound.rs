@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::payment::ProviderPaymentState;
 use crate::{Amount, OurReference, ProviderError, ProviderReference};
 
 /// A raw request as it reached `/v1/callbacks/{instance}[/{sub_path}]`, before any parsing.
@@ -15,8 +16,13 @@ use crate::{Amount, OurReference, ProviderError, ProviderReference};
 pub struct InboundRequest {
     /// HTTP method, upper case.
     pub method: String,
-    /// The path below the instance's callback root, `""` for the root itself.
+    /// The path below the instance's callback root without a leading `/`
+    /// (`"v1.0/transfer-va/payment"`), `""` for the root itself.
     pub sub_path: String,
+    /// The whole path as received, with the query string if any
+    /// (`"/v1/callbacks/bni_snap/v1.0/transfer-va/payment"`): what a provider signs when it
+    /// signs our URL's path.
+    pub path: String,
     /// Headers, names lower case.
     pub headers: Vec<(String, String)>,
     /// The body, byte for byte (signatures are over raw bytes).
@@ -34,13 +40,21 @@ impl InboundRequest {
         body: Bytes,
         received_at: OffsetDateTime,
     ) -> Self {
+        let sub_path = sub_path.into();
         InboundRequest {
             method: method.into(),
-            sub_path: sub_path.into(),
+            path: format!("/{sub_path}"),
+            sub_path,
             headers,
             body,
             received_at,
         }
+    }
+
+    /// Sets the whole path as received (by default `"/" + sub_path`).
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
     }
 
     /// The first header named `name` (case-insensitive).
@@ -75,6 +89,13 @@ pub enum ResourceRef {
         /// The VA number, when the callback carries it.
         va_number: Option<String>,
     },
+    /// A payment (e-wallet, checkout, QRIS).
+    Payment {
+        /// Our reference, when the callback carries it.
+        reference: Option<OurReference>,
+        /// The provider's id, when the callback carries it.
+        provider_reference: Option<ProviderReference>,
+    },
 }
 
 /// What happened, normalized.
@@ -98,6 +119,17 @@ pub enum EventKind {
     VaReversal {
         /// The amount reversed.
         amount: Amount,
+    },
+    /// The provider reports a payment's state.
+    PaymentUpdate {
+        /// The provider's view, mapped; unknown codes are [`ProviderPaymentState::Unknown`].
+        state: ProviderPaymentState,
+        /// The amount the provider says was charged, when it says.
+        amount: Option<Amount>,
+        /// When it was paid, when paid.
+        paid_at: Option<OffsetDateTime>,
+        /// The provider's raw status, for operators.
+        provider_status: String,
     },
 }
 
@@ -134,14 +166,119 @@ impl InboundEvent {
     }
 }
 
+/// A verified notification: events to store and apply.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Notification {
+    /// The events, in order.
+    pub events: Vec<InboundEvent>,
+    /// An id the provider promises never to reuse within a day (SNAP `X-EXTERNAL-ID`):
+    /// the gateway remembers it and answers a reuse with [`AckOutcome::Replayed`],
+    /// storing nothing. A provider's retry of the same event carries a fresh id and is
+    /// de-duplicated by [`InboundEvent::provider_event_id`] instead.
+    pub request_id: Option<String>,
+}
+
+impl Notification {
+    /// A notification without a request id.
+    pub fn new(events: Vec<InboundEvent>) -> Self {
+        Notification {
+            events,
+            request_id: None,
+        }
+    }
+
+    /// Sets the request id.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+}
+
+/// A verified question from the provider about a bill the gateway holds (SNAP
+/// host-to-host VA inquiry): answer with [`AckOutcome::Bill`] or [`AckOutcome::Refused`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Lookup {
+    /// Which bill.
+    pub resource: ResourceRef,
+    /// As [`Notification::request_id`].
+    pub request_id: Option<String>,
+}
+
+impl Lookup {
+    /// A lookup.
+    pub fn new(resource: ResourceRef, request_id: Option<String>) -> Self {
+        Lookup {
+            resource,
+            request_id,
+        }
+    }
+}
+
 /// What the adapter made of a request.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Inbound {
     /// Verified events to store and apply, then acknowledge with [`InboundNotifications::acknowledge`].
-    Events(Vec<InboundEvent>),
+    Events(Notification),
+    /// A verified question about a bill the gateway holds.
+    Lookup(Lookup),
     /// A request the adapter answers itself (a handshake, a token request): send this.
     Reply(InboundResponse),
+}
+
+/// Why the gateway refuses a payment for, or an inquiry about, a bill it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No such bill (SNAP `4042512`).
+    UnknownBill,
+    /// The bill expired (SNAP `4042519`).
+    Expired,
+    /// The bill was cancelled (SNAP `4042512`, blocked).
+    Cancelled,
+    /// The bill is paid already (SNAP `4042514`).
+    AlreadyPaid,
+    /// The amount does not match what is owed (SNAP `4042513`).
+    AmountMismatch,
+    /// The same payment id arrived before with different content (SNAP `4042518`).
+    Inconsistent,
+}
+
+/// What a bill the gateway holds owes, for the provider to show the payer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BillView {
+    /// Our reference (SNAP `trxId`).
+    pub reference: OurReference,
+    /// The VA number.
+    pub va_number: String,
+    /// What is owed now.
+    pub amount: Amount,
+    /// The name on the bill. Personal data: never log it.
+    pub customer_name: String,
+    /// When it stops being payable.
+    pub expires_at: OffsetDateTime,
+}
+
+impl BillView {
+    /// A bill.
+    pub fn new(
+        reference: OurReference,
+        va_number: String,
+        amount: Amount,
+        customer_name: String,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        BillView {
+            reference,
+            va_number,
+            amount,
+            customer_name,
+            expires_at,
+        }
+    }
 }
 
 /// An HTTP answer in the provider's own format.
@@ -189,6 +326,13 @@ pub enum AckOutcome {
     Rejected(ProviderError),
     /// The gateway could not store it right now; the provider should try again.
     RetryLater,
+    /// The request id ([`Notification::request_id`]) was used before within its window;
+    /// nothing was stored (SNAP `409xx00`).
+    Replayed,
+    /// Verified, but the gateway, holding the bill, refuses it; nothing was stored.
+    Refused(Refusal),
+    /// The answer to a [`Lookup`]: what the bill owes.
+    Bill(BillView),
 }
 
 /// Verifies, parses and acknowledges one provider's callbacks.
@@ -202,6 +346,7 @@ pub trait InboundNotifications: Send + Sync + std::fmt::Debug {
     /// [`crate::ErrorKind::Rejected`] (well signed but unusable); either way nothing is stored.
     async fn verify_and_parse(&self, request: &InboundRequest) -> Result<Inbound, ProviderError>;
 
-    /// Renders the answer the provider expects for `outcome`.
-    fn acknowledge(&self, outcome: &AckOutcome) -> InboundResponse;
+    /// Renders the answer the provider expects to `request` for `outcome` (SNAP answers
+    /// carry the service code of the endpoint called and echo fields of the request).
+    fn acknowledge(&self, request: &InboundRequest, outcome: &AckOutcome) -> InboundResponse;
 }

@@ -20,8 +20,11 @@ pub struct CreatePayment {
     pub customer: Customer,
     /// Where to send the customer afterwards.
     pub return_url: Option<String>,
-    /// When the payment stops being payable.
+    /// When the payment stops being payable. Adapters clamp it into the provider's allowed
+    /// range and report the effective expiry in [`StartedPayment::expires_at`].
     pub expires_at: OffsetDateTime,
+    /// What is being paid for, shown to the payer where the provider supports it.
+    pub description: Option<String>,
 }
 
 impl CreatePayment {
@@ -41,7 +44,14 @@ impl CreatePayment {
             customer,
             return_url,
             expires_at,
+            description: None,
         }
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: Option<String>) -> Self {
+        self.description = description;
+        self
     }
 }
 
@@ -74,6 +84,8 @@ pub struct StartedPayment {
     pub provider_reference: Option<ProviderReference>,
     /// What the customer does next.
     pub action: PaymentAction,
+    /// When the provider stops accepting it, when that differs from what was asked.
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl StartedPayment {
@@ -82,7 +94,14 @@ impl StartedPayment {
         StartedPayment {
             provider_reference,
             action,
+            expires_at: None,
         }
+    }
+
+    /// Sets the effective expiry.
+    pub fn with_expires_at(mut self, expires_at: Option<OffsetDateTime>) -> Self {
+        self.expires_at = expires_at;
+        self
     }
 }
 
@@ -146,6 +165,10 @@ pub struct PaymentStatusReport {
     pub paid_amount: Option<Amount>,
     /// When paid, when reported.
     pub paid_at: Option<OffsetDateTime>,
+    /// Total refunded so far, when reported.
+    pub refunded_amount: Option<Amount>,
+    /// The provider's id, when reported.
+    pub provider_reference: Option<ProviderReference>,
     /// The raw provider code, for operators.
     pub provider_status: String,
 }
@@ -157,6 +180,8 @@ impl PaymentStatusReport {
             state,
             paid_amount: None,
             paid_at: None,
+            refunded_amount: None,
+            provider_reference: None,
             provider_status: provider_status.into(),
         }
     }
@@ -194,13 +219,33 @@ impl RefundRequest {
     }
 }
 
-/// The result of a refund.
+/// Where a refund stands at the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefundOutcome {
-    /// Done.
+pub enum RefundState {
+    /// Done: the money is on its way back.
     Succeeded,
-    /// Accepted, final state later.
+    /// Accepted, final state later (a status query shows it).
     Pending,
+}
+
+/// The result of a refund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefundOutcome {
+    /// Where it stands.
+    pub state: RefundState,
+    /// The provider's id for the refund, when it gave one.
+    pub provider_reference: Option<ProviderReference>,
+}
+
+impl RefundOutcome {
+    /// An outcome.
+    pub fn new(state: RefundState, provider_reference: Option<ProviderReference>) -> Self {
+        RefundOutcome {
+            state,
+            provider_reference,
+        }
+    }
 }
 
 /// Take payments at one provider instance.
@@ -208,6 +253,10 @@ pub enum RefundOutcome {
 pub trait Payments: Send + Sync + std::fmt::Debug {
     /// The unified-API method names this instance serves.
     fn methods(&self) -> &[&'static str];
+
+    /// Whether payments of `method` can be refunded through this instance; when not,
+    /// [`Payments::refund`] answers [`crate::ErrorKind::NotSupported`].
+    fn refunds(&self, method: &str) -> bool;
 
     /// Starts a payment.
     async fn create(&self, request: &CreatePayment) -> Result<StartedPayment, ProviderError>;

@@ -33,6 +33,9 @@ pub struct CreateVa {
     pub description: Option<String>,
     /// How payments are accepted (an adapter that supports only one rule says so).
     pub rule: PaymentRule,
+    /// The number the gateway allocated, for adapters whose [`VirtualAccounts::numbering`]
+    /// is [`Numbering::Gateway`]: unique per provider instance, below `10^digits`.
+    pub serial: Option<u64>,
 }
 
 impl CreateVa {
@@ -50,7 +53,14 @@ impl CreateVa {
             expires_at,
             description: None,
             rule: PaymentRule::Exact,
+            serial: None,
         }
+    }
+
+    /// Sets the gateway-allocated serial.
+    pub fn with_serial(mut self, serial: Option<u64>) -> Self {
+        self.serial = serial;
+        self
     }
 
     /// Sets the description.
@@ -214,6 +224,22 @@ impl VaStatusReport {
     }
 }
 
+/// Who assigns VA numbers and holds the bill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numbering {
+    /// The provider assigns the number and holds the bill (create, update and cancel are
+    /// calls to the provider).
+    Provider,
+    /// The gateway allocates a serial of at most `digits` digits and the adapter turns it
+    /// into the VA number without calling anyone. The bill lives in the gateway: the bank
+    /// asks the gateway what a number owes and whether to accept a payment (SNAP
+    /// host-to-host inquiry and payment), and the gateway answers from its own store.
+    Gateway {
+        /// How many digits the serial may have.
+        digits: u8,
+    },
+}
+
 /// Issue and manage virtual accounts at one provider instance.
 ///
 /// `create` moves no money but must still be safe after a timeout: the adapter sends our
@@ -237,5 +263,10 @@ pub trait VirtualAccounts: Send + Sync + std::fmt::Debug {
     /// Whether the adapter can honour `rule`.
     fn supports_rule(&self, rule: PaymentRule) -> bool {
         rule == PaymentRule::Exact
+    }
+
+    /// Who assigns numbers and holds the bill.
+    fn numbering(&self) -> Numbering {
+        Numbering::Provider
     }
 }

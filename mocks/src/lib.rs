@@ -39,12 +39,17 @@
 //! - [`webhook_receiver`]: a product's endpoint for the gateway's Standard Webhooks events,
 //!   verifying and recording them.
 
+pub mod astrapay;
 pub mod bni;
+pub mod bni_snap;
 pub mod callback;
 pub mod conformance;
+pub mod doku;
 pub mod faults;
+pub mod keys;
 pub mod nicepay;
 pub mod server;
+pub mod snap;
 pub mod webhook_receiver;
 
 mod wib;

@@ -40,7 +40,9 @@ mod adapter_tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use contracts::inbound::{AckOutcome, Inbound, InboundRequest, InboundResponse, Trust};
+use contracts::inbound::{
+    AckOutcome, Inbound, InboundRequest, InboundResponse, Notification, Trust,
+};
 use contracts::va::{CreateVa, IssuedVa, PaymentRule, UpdateVa, VaHandle, VaStatusReport};
 use contracts::{Capabilities, InboundNotifications, ProviderError, VirtualAccounts};
 use time::OffsetDateTime;
@@ -94,7 +96,7 @@ impl Bni {
             return Err(CallbackError::Envelope.into());
         }
         let event = webhook::parse_callback(&self.config, &request.body, now)?;
-        Ok(Inbound::Events(vec![event]))
+        Ok(Inbound::Events(Notification::new(vec![event])))
     }
 
     /// The VA number `inactivebilling` needs: from the handle, else from an inquiry.
@@ -180,7 +182,7 @@ impl InboundNotifications for Bni {
     /// `Accepted` → HTTP 200 `{"status":"000"}` (A.5). Rejections → HTTP 400 with BNI's
     /// sample failure body `{"status":"999","message":…}`; BNI reads the body `status`,
     /// the HTTP code is ours. `RetryLater` → HTTP 503 `{"status":"997",…}`.
-    fn acknowledge(&self, outcome: &AckOutcome) -> InboundResponse {
+    fn acknowledge(&self, _request: &InboundRequest, outcome: &AckOutcome) -> InboundResponse {
         webhook::acknowledge(outcome)
     }
 }

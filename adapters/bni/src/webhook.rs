@@ -235,7 +235,7 @@ mod tests {
 
     fn verify(body: String, now: i64) -> Result<InboundEvent, ProviderError> {
         match adapter().verify_at(&request(body), now)? {
-            Inbound::Events(mut events) if events.len() == 1 => Ok(events.remove(0)),
+            Inbound::Events(mut n) if n.events.len() == 1 => Ok(n.events.remove(0)),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -442,23 +442,23 @@ mod tests {
     #[test]
     fn acknowledgements_speak_bni() {
         let bni = adapter();
-        let ok = bni.acknowledge(&AckOutcome::Accepted);
+        let ok = bni.acknowledge(&request(String::new()), &AckOutcome::Accepted);
         assert_eq!(
             (ok.status, ok.body.as_ref()),
             (200, br#"{"status":"000"}"#.as_slice())
         );
         assert_eq!(ok.content_type, "application/json");
         let bad_sig = ProviderError::new(ErrorKind::InvalidSignature, "x");
-        let refused = bni.acknowledge(&AckOutcome::Rejected(bad_sig));
+        let refused = bni.acknowledge(&request(String::new()), &AckOutcome::Rejected(bad_sig));
         assert_eq!(refused.status, 400);
         assert!(refused.body.starts_with(br#"{"status":"999","message":"#));
-        let shape = bni.acknowledge(&AckOutcome::Rejected(ProviderError::new(
+        let shape = bni.acknowledge(&request(String::new()), &AckOutcome::Rejected(ProviderError::new(
             ErrorKind::Rejected,
             "x",
         )));
         assert_eq!(shape.status, 400);
         assert!(shape.body.starts_with(br#"{"status":"999""#));
-        let later = bni.acknowledge(&AckOutcome::RetryLater);
+        let later = bni.acknowledge(&request(String::new()), &AckOutcome::RetryLater);
         assert_eq!(later.status, 503);
         assert!(later.body.starts_with(br#"{"status":"997""#));
     }

@@ -47,7 +47,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use contracts::inbound::{AckOutcome, Inbound, InboundRequest, InboundResponse, Trust};
+use contracts::inbound::{
+    AckOutcome, Inbound, InboundRequest, InboundResponse, Notification, Trust,
+};
 use contracts::va::{CreateVa, IssuedVa, PaymentRule, UpdateVa, VaHandle, VaStatusReport};
 use contracts::{Capabilities, ErrorKind, InboundNotifications, ProviderError, VirtualAccounts};
 use secrecy::SecretString;
@@ -181,10 +183,10 @@ impl InboundNotifications for Nicepay {
 
     async fn verify_and_parse(&self, request: &InboundRequest) -> Result<Inbound, ProviderError> {
         let event = webhook::verify_and_parse(&self.config.imid, self.key(), request)?;
-        Ok(Inbound::Events(vec![event]))
+        Ok(Inbound::Events(Notification::new(vec![event])))
     }
 
-    fn acknowledge(&self, outcome: &AckOutcome) -> InboundResponse {
+    fn acknowledge(&self, _request: &InboundRequest, outcome: &AckOutcome) -> InboundResponse {
         webhook::acknowledge(outcome)
     }
 }

@@ -498,7 +498,9 @@ async fn the_published_notification_verifies_through_the_trait() {
     let inbound = contracts::InboundNotifications::verify_and_parse(&nicepay, &request)
         .await
         .expect("verifies");
-    let contracts::inbound::Inbound::Events(events) = inbound else {
+    let contracts::inbound::Inbound::Events(contracts::inbound::Notification { events, .. }) =
+        inbound
+    else {
         panic!("expected events");
     };
     assert_eq!(events.len(), 1);

@@ -68,13 +68,18 @@ async fn dispatch(
                 .map(|v| (n.as_str().to_owned(), v.to_owned()))
         })
         .collect();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
     let inbound = InboundRequest::new(
         parts.method.as_str(),
         sub_path,
         headers,
         body,
         OffsetDateTime::now_utc(),
-    );
+    )
+    .with_path(path);
     match callbacks::handle(state, instance, inbound).await {
         Some(reply) => to_response(reply),
         None => ApiError::not_found("callback endpoint").into_response(),

@@ -51,11 +51,11 @@ pub async fn handle(
         Err(e) => {
             count("rejected");
             tracing::warn!(provider = %instance, kind = e.kind.as_str(), reason = %e.message, "callback rejected");
-            return Some(adapter.acknowledge(&AckOutcome::Rejected(e)));
+            return Some(adapter.acknowledge(&request, &AckOutcome::Rejected(e)));
         }
         Ok(Inbound::Reply(reply)) => return Some(reply),
-        Ok(Inbound::Events(events)) => events,
-        Ok(_) => return Some(adapter.acknowledge(&AckOutcome::RetryLater)),
+        Ok(Inbound::Events(notification)) => notification.events,
+        Ok(_) => return Some(adapter.acknowledge(&request, &AckOutcome::RetryLater)),
     };
     let trust = adapter.trust();
     let provider = instance.to_owned();
@@ -75,12 +75,12 @@ pub async fn handle(
             if applied.unconfirmed {
                 state.wake_confirm();
             }
-            Some(adapter.acknowledge(&AckOutcome::Accepted))
+            Some(adapter.acknowledge(&request, &AckOutcome::Accepted))
         }
         Err(e) => {
             count("store_failed");
             tracing::error!(provider = %instance, error = %e, "callback not stored; asking the provider to retry");
-            Some(adapter.acknowledge(&AckOutcome::RetryLater))
+            Some(adapter.acknowledge(&request, &AckOutcome::RetryLater))
         }
     }
 }

@@ -23,6 +23,7 @@
 
 use std::fmt;
 
+pub mod payments;
 pub mod va;
 
 /// The outcome of one check: `Err` explains what the adapter got wrong.

@@ -471,7 +471,7 @@ pub async fn payment_shows_in_inquiry_and_in_one_verified_callback_event(
             .map_err(sim_failed)?;
         expect_refused(inbound, &spoiled, tamper).await?;
     }
-    expect_acknowledgements(inbound)
+    expect_acknowledgements(inbound, &inbound_request(&callback))
 }
 
 /// Cancel of an unpaid VA succeeds and inquiry no longer says `Active` (BNI reports
@@ -657,10 +657,10 @@ async fn one_event(
         .await
         .map_err(|err| format!("a genuine callback was refused: {err}"))?;
     match parsed {
-        Inbound::Events(mut events) if events.len() == 1 => Ok(events.remove(0)),
-        Inbound::Events(events) => Err(format!(
+        Inbound::Events(mut n) if n.events.len() == 1 => Ok(n.events.remove(0)),
+        Inbound::Events(n) => Err(format!(
             "a payment callback gave {} events, want exactly 1",
-            events.len()
+            n.events.len()
         )),
         other => Err(format!("a payment callback gave {other:?}, want one event")),
     }
@@ -753,13 +753,16 @@ async fn expect_refused(
     }
 }
 
-fn expect_acknowledgements(inbound: &dyn InboundNotifications) -> CheckResult {
-    let accepted = inbound.acknowledge(&AckOutcome::Accepted);
+fn expect_acknowledgements(
+    inbound: &dyn InboundNotifications,
+    request: &InboundRequest,
+) -> CheckResult {
+    let accepted = inbound.acknowledge(request, &AckOutcome::Accepted);
     if !(200..300).contains(&accepted.status) {
         return Err(format!("acknowledge(Accepted) is HTTP {}", accepted.status));
     }
     let refusal = ProviderError::new(ErrorKind::InvalidSignature, "conformance check");
-    let rejected = inbound.acknowledge(&AckOutcome::Rejected(refusal));
+    let rejected = inbound.acknowledge(request, &AckOutcome::Rejected(refusal));
     if (200..300).contains(&rejected.status) {
         return Err(format!("acknowledge(Rejected) is HTTP {}", rejected.status));
     }
