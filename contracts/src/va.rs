@@ -33,8 +33,8 @@ pub struct CreateVa {
     pub description: Option<String>,
     /// How payments are accepted (an adapter that supports only one rule says so).
     pub rule: PaymentRule,
-    /// The number the gateway allocated, for adapters whose [`VirtualAccounts::numbering`]
-    /// is [`Numbering::Gateway`]: unique per provider instance, below `10^digits`.
+    /// The serial the gateway allocated, for adapters whose [`VirtualAccounts::numbering`]
+    /// has one: unique per provider instance, below `10^digits`.
     pub serial: Option<u64>,
 }
 
@@ -224,20 +224,36 @@ impl VaStatusReport {
     }
 }
 
-/// Who assigns VA numbers and holds the bill.
+/// Who assigns VA numbers, and who holds the bill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Numbering {
-    /// The provider assigns the number and holds the bill (create, update and cancel are
-    /// calls to the provider).
+    /// The provider assigns the number and holds the bill.
     Provider,
-    /// The gateway allocates a serial of at most `digits` digits and the adapter turns it
-    /// into the VA number without calling anyone. The bill lives in the gateway: the bank
-    /// asks the gateway what a number owes and whether to accept a payment (SNAP
-    /// host-to-host inquiry and payment), and the gateway answers from its own store.
-    Gateway {
+    /// The gateway allocates a serial of at most `digits` digits ([`CreateVa::serial`]),
+    /// the adapter turns it into the number it sends (SNAP `customerNo`), and the provider
+    /// holds the bill: create, update and cancel are still calls to the provider.
+    Serial {
         /// How many digits the serial may have.
         digits: u8,
     },
+    /// The gateway allocates the serial as for [`Numbering::Serial`] and holds the bill
+    /// itself: create, update and cancel call no one, the bank asks the gateway what a
+    /// number owes and whether to accept a payment (SNAP host-to-host inquiry and payment),
+    /// and the gateway answers from its own store.
+    HostToHost {
+        /// How many digits the serial may have.
+        digits: u8,
+    },
+}
+
+impl Numbering {
+    /// The serial's digit count, when the gateway allocates numbers.
+    pub fn serial_digits(self) -> Option<u8> {
+        match self {
+            Numbering::Provider => None,
+            Numbering::Serial { digits } | Numbering::HostToHost { digits } => Some(digits),
+        }
+    }
 }
 
 /// Issue and manage virtual accounts at one provider instance.
@@ -265,7 +281,7 @@ pub trait VirtualAccounts: Send + Sync + std::fmt::Debug {
         rule == PaymentRule::Exact
     }
 
-    /// Who assigns numbers and holds the bill.
+    /// Who assigns numbers, and who holds the bill.
     fn numbering(&self) -> Numbering {
         Numbering::Provider
     }
