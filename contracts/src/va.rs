@@ -285,4 +285,12 @@ pub trait VirtualAccounts: Send + Sync + std::fmt::Debug {
     fn numbering(&self) -> Numbering {
         Numbering::Provider
     }
+
+    /// The VA number `serial` becomes, for adapters whose [`VirtualAccounts::numbering`]
+    /// has a serial: pure formatting, so the gateway records the number before it calls
+    /// the provider (and can ask about it after a timeout).
+    fn va_number_for(&self, serial: u64) -> Option<String> {
+        let _ = serial;
+        None
+    }
 }

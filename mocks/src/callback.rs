@@ -169,6 +169,34 @@ pub(crate) async fn deliver(
     Ok(outcomes)
 }
 
+/// Sends `captured` once, exactly as built: its method, every header, its body. Used for
+/// protocols whose callbacks carry their own headers (SNAP's `X-SIGNATURE`, DOKU's
+/// `Signature`, ...).
+pub(crate) async fn send_captured(
+    client: &reqwest::Client,
+    captured: &CapturedCallback,
+) -> Result<CallbackOutcome, SimError> {
+    let url = captured.url.as_deref().ok_or(SimError::NoCallbackUrl)?;
+    let method = reqwest::Method::from_bytes(captured.method.as_bytes())
+        .map_err(|err| SimError::Delivery(err.to_string()))?;
+    let mut request = client.request(method, url);
+    for (name, value) in &captured.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = request
+        .body(captured.body.clone())
+        .send()
+        .await
+        .map_err(|err| SimError::Delivery(err.to_string()))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|err| SimError::Delivery(err.to_string()))?;
+    tracing::debug!(url = %url, status, "callback posted");
+    Ok(CallbackOutcome { status, body })
+}
+
 async fn post(client: &reqwest::Client, outgoing: &Outgoing) -> Result<CallbackOutcome, SimError> {
     let response = client
         .post(&outgoing.url)
