@@ -141,6 +141,14 @@ pub struct SchedulerSettings {
     pub inquiry_max_attempts: i64,
     /// An `issuing` VA older than this was left by a crash and is resolved by inquiry.
     pub stale_issuing_secs: f64,
+    /// First status inquiry for a pending payment whose callback has not come, seconds
+    /// after it started; later ones back off (doubling, up to `payment_poll_max_secs`).
+    pub payment_poll_secs: f64,
+    /// Longest wait between status inquiries of one pending payment.
+    pub payment_poll_max_secs: f64,
+    /// How long past its expiry a payment the provider still calls pending is asked about
+    /// before the gateway closes it as expired.
+    pub payment_expiry_grace_secs: f64,
 }
 
 impl Default for SchedulerSettings {
@@ -150,6 +158,9 @@ impl Default for SchedulerSettings {
             inquiry_delay_secs: 30.0,
             inquiry_max_attempts: 20,
             stale_issuing_secs: 120.0,
+            payment_poll_secs: 60.0,
+            payment_poll_max_secs: 900.0,
+            payment_expiry_grace_secs: 300.0,
         }
     }
 }
@@ -208,6 +219,10 @@ impl Default for RateLimit {
 pub struct Routes {
     /// Provider instances that issue this client's VAs: first is primary, then fallbacks.
     pub virtual_accounts: Vec<String>,
+    /// Provider instances that take this client's payments, in order of preference: a
+    /// payment goes to the first that offers its method (then the next, if that one is
+    /// unavailable).
+    pub payments: Vec<String>,
 }
 
 /// A provider instance: the kind selects the adapter. The only place adapters are listed.
@@ -222,6 +237,12 @@ pub enum ProviderConfig {
     /// NICEPAY V2 direct.
     #[cfg(feature = "nicepay")]
     Nicepay(adapter_nicepay::Config),
+    /// DOKU: SNAP virtual accounts and Checkout.
+    #[cfg(feature = "doku")]
+    Doku(adapter_doku::Config),
+    /// AstraPay: SNAP direct debit and QRIS.
+    #[cfg(feature = "astrapay")]
+    Astrapay(adapter_astrapay::Config),
 }
 
 impl ProviderConfig {
@@ -232,6 +253,10 @@ impl ProviderConfig {
             ProviderConfig::Bni(_) => "bni",
             #[cfg(feature = "nicepay")]
             ProviderConfig::Nicepay(_) => "nicepay",
+            #[cfg(feature = "doku")]
+            ProviderConfig::Doku(_) => "doku",
+            #[cfg(feature = "astrapay")]
+            ProviderConfig::Astrapay(_) => "astrapay",
         }
     }
 }
@@ -350,7 +375,12 @@ impl Settings {
         if client.rate_limit.per_second == 0 || client.rate_limit.burst == 0 {
             return invalid("rate_limit values must be positive".into());
         }
-        for route in &client.routes.virtual_accounts {
+        for route in client
+            .routes
+            .virtual_accounts
+            .iter()
+            .chain(&client.routes.payments)
+        {
             if !self.providers.contains_key(route) {
                 return invalid(format!("route names unknown provider instance {route}"));
             }
@@ -379,6 +409,10 @@ impl ProviderConfig {
                 }
                 c.validate().map_err(|e| e.to_string())
             }
+            #[cfg(feature = "doku")]
+            ProviderConfig::Doku(c) => c.validate().map_err(|e| e.to_string()),
+            #[cfg(feature = "astrapay")]
+            ProviderConfig::Astrapay(c) => c.validate().map_err(|e| e.to_string()),
         }
     }
 }

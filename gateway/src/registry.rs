@@ -7,8 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use contracts::va::{CreateVa, IssuedVa, PaymentRule, UpdateVa, VaHandle, VaStatusReport};
-use contracts::{Capabilities, InboundNotifications, ProviderError, VirtualAccounts};
+use contracts::payment::{
+    CreatePayment, PaymentHandle, PaymentStatusReport, RefundOutcome, RefundRequest, StartedPayment,
+};
+use contracts::va::{
+    CreateVa, IssuedVa, Numbering, PaymentRule, UpdateVa, VaHandle, VaStatusReport,
+};
+use contracts::{Capabilities, InboundNotifications, Payments, ProviderError, VirtualAccounts};
 
 use crate::config::{ProviderConfig, Settings};
 use crate::metrics;
@@ -90,6 +95,11 @@ impl Registry {
             .and_then(|i| i.capabilities.virtual_accounts.clone())
     }
 
+    /// The payments capability of `name`.
+    pub fn payments(&self, name: &str) -> Option<Arc<dyn Payments>> {
+        self.get(name).and_then(|i| i.capabilities.payments.clone())
+    }
+
     /// The inbound capability of `name`.
     pub fn inbound(&self, name: &str) -> Option<Arc<dyn InboundNotifications>> {
         self.get(name).and_then(|i| i.capabilities.inbound.clone())
@@ -124,6 +134,14 @@ fn build_one(
                 .map(adapter_nicepay::Nicepay::capabilities)
                 .map_err(|e| e.to_string())
         }
+        #[cfg(feature = "doku")]
+        ProviderConfig::Doku(c) => adapter_doku::Doku::new(c.clone(), http)
+            .map(adapter_doku::Doku::capabilities)
+            .map_err(|e| e.to_string()),
+        #[cfg(feature = "astrapay")]
+        ProviderConfig::Astrapay(c) => adapter_astrapay::AstraPay::new(c.clone(), http)
+            .map(adapter_astrapay::AstraPay::capabilities)
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -139,6 +157,12 @@ pub fn callback_url(settings: &Settings, instance: &str) -> Result<url::Url, Str
 fn decorate(name: &str, mut capabilities: Capabilities) -> Capabilities {
     if let Some(inner) = capabilities.virtual_accounts.take() {
         capabilities.virtual_accounts = Some(Arc::new(Instrumented {
+            instance: name.to_owned(),
+            inner,
+        }));
+    }
+    if let Some(inner) = capabilities.payments.take() {
+        capabilities.payments = Some(Arc::new(Instrumented {
             instance: name.to_owned(),
             inner,
         }));
@@ -216,5 +240,45 @@ impl VirtualAccounts for Instrumented<dyn VirtualAccounts> {
 
     fn supports_rule(&self, rule: PaymentRule) -> bool {
         self.inner.supports_rule(rule)
+    }
+
+    fn numbering(&self) -> Numbering {
+        self.inner.numbering()
+    }
+
+    fn va_number_for(&self, serial: u64) -> Option<String> {
+        self.inner.va_number_for(serial)
+    }
+}
+
+#[async_trait]
+impl Payments for Instrumented<dyn Payments> {
+    fn methods(&self) -> &[&'static str] {
+        self.inner.methods()
+    }
+
+    fn refunds(&self, method: &str) -> bool {
+        self.inner.refunds(method)
+    }
+
+    async fn create(&self, request: &CreatePayment) -> Result<StartedPayment, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.create(request).await;
+        self.observe("payment.create", started, &result);
+        result
+    }
+
+    async fn status(&self, handle: &PaymentHandle) -> Result<PaymentStatusReport, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.status(handle).await;
+        self.observe("payment.status", started, &result);
+        result
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.refund(request).await;
+        self.observe("payment.refund", started, &result);
+        result
     }
 }

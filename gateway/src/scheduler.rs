@@ -1,5 +1,7 @@
 //! The scheduler: expires VAs past `expires_at` (and announces it), resolves VAs whose
-//! creation outcome is unknown by inquiry, and forgets old nonces and idempotency records.
+//! creation outcome is unknown by inquiry, asks providers about payments whose callback has
+//! not come (and refunds whose outcome is unknown), and forgets old nonces and idempotency
+//! records.
 
 use std::time::Duration;
 
@@ -25,10 +27,12 @@ pub async fn run(state: AppState) {
 pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
     expire_due(state).await?;
     resolve_pending(state).await?;
+    crate::service::payments::check_due(state).await?;
     if ticks.is_multiple_of(60) {
         let now = now_ms();
         let window_ms = state.settings().server.auth_window_secs * 1000;
-        nonces::purge(state.db(), now - 2 * window_ms).await?;
+        // Provider request ids are unique per day: keep them a day and an hour.
+        nonces::purge(state.db(), now - 2 * window_ms, now - 25 * 3_600_000).await?;
         let retention_ms = state.settings().server.idempotency_retention_hours * 3_600_000;
         idempotency::purge(state.db(), now - retention_ms).await?;
     }

@@ -15,12 +15,20 @@ use super::guard::read_body;
 use crate::app::AppState;
 use crate::service::callbacks;
 
-/// The routes.
+/// The routes. The sub-path route takes any number of segments (SNAP's
+/// `…/v1.0/access-token/b2b`); OpenAPI cannot template that, so it is routed as a
+/// catch-all and documented by [`CallbackDoc`] as `{rest}`.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(callback_root))
-        .routes(routes!(callback_sub))
+    OpenApiRouter::new().routes(routes!(callback_root)).route(
+        "/v1/callbacks/{instance}/{*rest}",
+        axum::routing::post(callback_sub),
+    )
 }
+
+/// The OpenAPI description of the sub-path route.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(callback_sub))]
+pub struct CallbackDoc;
 
 /// A provider's callback (format and answer are the provider's own).
 #[utoipa::path(post, path = "/v1/callbacks/{instance}", tag = "callbacks",
@@ -35,9 +43,10 @@ async fn callback_root(
     dispatch(&state, &instance, String::new(), request).await
 }
 
-/// A provider request on a sub-path (protocols with several endpoints).
+/// A provider request on a sub-path (protocols with several endpoints, e.g. SNAP's
+/// `v1.0/access-token/b2b` and `v1.0/transfer-va/payment`).
 #[utoipa::path(post, path = "/v1/callbacks/{instance}/{rest}", tag = "callbacks",
-    params(("instance" = String, Path, description = "Provider instance name"), ("rest" = String, Path, description = "Protocol sub-path")),
+    params(("instance" = String, Path, description = "Provider instance name"), ("rest" = String, Path, description = "Protocol sub-path; may span several segments (`v1.0/transfer-va/payment`)")),
     request_body(content = String, description = "The provider's own format", content_type = "application/octet-stream"),
     responses((status = 200, description = "Answered in the provider's format"), (status = 404, body = super::error::Problem, content_type = "application/problem+json")))]
 async fn callback_sub(

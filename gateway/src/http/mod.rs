@@ -11,6 +11,7 @@ pub mod events;
 pub mod guard;
 pub mod idempotency;
 pub mod ops;
+pub mod payments;
 pub mod va;
 
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub use error::{ApiError, FieldError};
 /// The OpenAPI document's static part; paths are added from the routes themselves.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
+    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, payments, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&SignedRequests),
 )]
@@ -64,6 +65,7 @@ impl utoipa::Modify for SignedRequests {
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let product = OpenApiRouter::new()
         .merge(va::routes())
+        .merge(payments::routes())
         .merge(events::routes())
         .merge(ops::product_routes())
         .layer(middleware::from_fn_with_state(
@@ -77,7 +79,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let public = OpenApiRouter::new()
         .merge(ops::public_routes())
         .merge(callbacks::routes());
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(callbacks::CallbackDoc::openapi());
+    let (api, openapi) = OpenApiRouter::with_openapi(doc)
         .merge(product)
         .merge(public)
         .split_for_parts();

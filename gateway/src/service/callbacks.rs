@@ -1,34 +1,72 @@
 //! Provider callbacks: verify in the provider's scheme, then one transaction stores the
 //! provider event (unique per provider event id: a replay inserts nothing and changes
-//! nothing), applies it to the VA and enqueues the product's event; then the provider's own
-//! acknowledgement. Nothing is acknowledged before it is durable.
+//! nothing), applies it to the VA or payment and enqueues the product's event; then the
+//! provider's own acknowledgement. Nothing is acknowledged before it is durable.
+//!
+//! A notification may carry a request id the provider never reuses within a day (SNAP
+//! `X-EXTERNAL-ID`): it is remembered in the same transaction, and a reuse is answered as
+//! a replay (SNAP `409xx00`) with nothing stored.
+//!
+//! For VAs whose bill the gateway holds (SNAP host-to-host), the bank's inquiry is answered
+//! from the VA store, and a payment is accepted only if the VA is open and the amount is
+//! what it owes; otherwise it is refused in the provider's format and nothing is stored.
 //!
 //! Providers whose callbacks cannot be trusted alone (`Trust::ConfirmByInquiry`) have their
 //! callback stored as `unconfirmed` and acknowledged; the confirmer then asks the provider
-//! for the status, and only the provider's answer changes the VA.
+//! for the status, and only the provider's answer changes the VA (for payments, the status
+//! poll is brought forward instead).
 
 use std::time::{Duration, Instant};
 
 use contracts::inbound::{
-    AckOutcome, EventKind, Inbound, InboundEvent, InboundRequest, InboundResponse, ResourceRef,
-    Trust,
+    AckOutcome, BillView, EventKind, Inbound, InboundEvent, InboundRequest, InboundResponse,
+    Lookup, Notification, Refusal, ResourceRef, Trust,
 };
-use contracts::va::{ProviderVaState, VaHandle, VaStatusReport};
+use contracts::va::{Numbering, ProviderVaState, VaHandle, VaStatusReport};
 use contracts::{Amount, OurReference, ProviderReference};
 use sqlx::AnyConnection;
 
 use crate::app::AppState;
 use crate::metrics;
+use crate::service::payments::{self as payment_service, Update};
 use crate::service::va::event_data;
+use crate::store::payments as payment_store;
 use crate::store::provider_events::{self, NewProviderEvent, Unconfirmed, state};
 use crate::store::va::{self, PaidTotal, VaRow, status};
-use crate::store::{StoreError, events, now_ms, to_ms};
+use crate::store::{StoreError, events, from_ms, nonces, now_ms, to_ms};
 
-/// What a batch of callbacks did, for waking the workers.
-#[derive(Clone, Copy, Debug, Default)]
+/// The nonce namespace of a provider instance's request ids.
+pub fn request_id_scope(instance: &str) -> String {
+    format!("provider:{instance}")
+}
+
+/// What a batch of callbacks did, for waking the workers and answering the provider.
+#[derive(Clone, Debug, Default)]
 struct Applied {
     enqueued: bool,
     unconfirmed: bool,
+    /// The gateway, holding the bill, refuses the payment (nothing was stored).
+    refused: Option<Refusal>,
+    /// The request id was used before (nothing was stored).
+    replayed: bool,
+}
+
+/// How the instance's VAs are held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holder {
+    Provider,
+    Gateway,
+}
+
+fn holder(state: &AppState, instance: &str) -> Holder {
+    match state
+        .registry()
+        .virtual_accounts(instance)
+        .map(|a| a.numbering())
+    {
+        Some(Numbering::HostToHost { .. }) => Holder::Gateway,
+        _ => Holder::Provider,
+    }
 }
 
 /// Handles one provider request for `instance`; `None` when no such instance takes callbacks.
@@ -47,35 +85,59 @@ pub async fn handle(
             ])
             .inc();
     };
-    let events = match adapter.verify_and_parse(&request).await {
+    let notification = match adapter.verify_and_parse(&request).await {
         Err(e) => {
             count("rejected");
             tracing::warn!(provider = %instance, kind = e.kind.as_str(), reason = %e.message, "callback rejected");
             return Some(adapter.acknowledge(&request, &AckOutcome::Rejected(e)));
         }
         Ok(Inbound::Reply(reply)) => return Some(reply),
-        Ok(Inbound::Events(notification)) => notification.events,
+        Ok(Inbound::Lookup(lookup)) => {
+            let outcome = match answer_lookup(state, instance, lookup, &request).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    count("store_failed");
+                    tracing::error!(provider = %instance, error = %e, "bill inquiry failed");
+                    AckOutcome::RetryLater
+                }
+            };
+            count("lookup");
+            return Some(adapter.acknowledge(&request, &outcome));
+        }
+        Ok(Inbound::Events(notification)) => notification,
         Ok(_) => return Some(adapter.acknowledge(&request, &AckOutcome::RetryLater)),
     };
     let trust = adapter.trust();
+    let holder = holder(state, instance);
     let provider = instance.to_owned();
     let now = to_ms(request.received_at);
     let stored = state
         .db()
         .write(move |conn| {
-            Box::pin(async move { store_all(conn, &provider, events, trust, now).await })
+            Box::pin(async move {
+                store_notification(conn, &provider, notification, trust, holder, now).await
+            })
         })
         .await;
     match stored {
         Ok(applied) => {
-            count("accepted");
             if applied.enqueued {
                 state.wake_outbox();
             }
             if applied.unconfirmed {
                 state.wake_confirm();
             }
-            Some(adapter.acknowledge(&request, &AckOutcome::Accepted))
+            let outcome = if applied.replayed {
+                count("replayed");
+                AckOutcome::Replayed
+            } else if let Some(refusal) = applied.refused {
+                count("refused");
+                AckOutcome::Refused(refusal)
+            } else {
+                count("accepted");
+                AckOutcome::Accepted
+            };
+            Some(adapter.acknowledge(&request, &outcome))
         }
         Err(e) => {
             count("store_failed");
@@ -85,20 +147,139 @@ pub async fn handle(
     }
 }
 
-async fn store_all(
+/// Answers the bank's question about a bill the gateway holds.
+async fn answer_lookup(
+    state: &AppState,
+    instance: &str,
+    lookup: Lookup,
+    request: &InboundRequest,
+) -> Result<AckOutcome, StoreError> {
+    if holder(state, instance) != Holder::Gateway {
+        return Ok(AckOutcome::Refused(Refusal::UnknownBill));
+    }
+    let provider = instance.to_owned();
+    let now = to_ms(request.received_at);
+    state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move {
+                if let Some(id) = &lookup.request_id
+                    && !nonces::remember(conn, &request_id_scope(&provider), id, now).await?
+                {
+                    return Ok(AckOutcome::Replayed);
+                }
+                let found = held_va(conn, &provider, &lookup.resource).await?;
+                let va = match payable(found.as_ref(), now) {
+                    Ok(va) => va,
+                    Err(refusal) => return Ok(AckOutcome::Refused(refusal)),
+                };
+                let owed = va.amount - va.paid_amount;
+                let Ok(amount) = Amount::new(owed) else {
+                    return Ok(AckOutcome::Refused(Refusal::UnknownBill));
+                };
+                Ok(AckOutcome::Bill(BillView::new(
+                    OurReference(va.id.clone()),
+                    va.va_number.clone().unwrap_or_default(),
+                    amount,
+                    va.customer.name.clone(),
+                    from_ms(va.expires_at),
+                )))
+            })
+        })
+        .await
+}
+
+/// The VA a host-to-host request names: by our reference, else by number (numbers the
+/// gateway assigns are never reused, so any status matches).
+async fn held_va(
     conn: &mut AnyConnection,
     provider: &str,
-    events: Vec<InboundEvent>,
+    resource: &ResourceRef,
+) -> Result<Option<VaRow>, StoreError> {
+    let (reference, _, number) = resource_keys(resource);
+    if let Some(reference) = reference
+        && let Some(va) = va::find_for_provider(conn, provider, Some(reference), None, None).await?
+    {
+        return Ok(Some(va));
+    }
+    match number {
+        Some(number) => va::by_number(conn, provider, number).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether a held VA takes payments now.
+fn payable(va: Option<&VaRow>, now: i64) -> Result<&VaRow, Refusal> {
+    let Some(va) = va else {
+        return Err(Refusal::UnknownBill);
+    };
+    match va.status.as_str() {
+        status::ACTIVE if va.expires_at <= now => Err(Refusal::Expired),
+        status::ACTIVE => Ok(va),
+        status::PAID => Err(Refusal::AlreadyPaid),
+        status::EXPIRED => Err(Refusal::Expired),
+        status::CANCELLED => Err(Refusal::Cancelled),
+        _ => Err(Refusal::UnknownBill),
+    }
+}
+
+async fn store_notification(
+    conn: &mut AnyConnection,
+    provider: &str,
+    notification: Notification,
     trust: Trust,
+    holder: Holder,
     now: i64,
 ) -> Result<Applied, StoreError> {
     let mut applied = Applied::default();
-    for event in events {
+    if let Some(id) = &notification.request_id
+        && !nonces::remember(conn, &request_id_scope(provider), id, now).await?
+    {
+        applied.replayed = true;
+        return Ok(applied);
+    }
+    for event in notification.events {
+        if holder == Holder::Gateway
+            && let Some(refusal) = refuse_held_payment(conn, provider, &event, now).await?
+        {
+            // One refused payment refuses the request; nothing of it is applied.
+            applied.refused = Some(refusal);
+            return Ok(applied);
+        }
         let one = store_one(conn, provider, event, trust, now).await?;
         applied.enqueued |= one.enqueued;
         applied.unconfirmed |= one.unconfirmed;
     }
     Ok(applied)
+}
+
+/// For a bill the gateway holds: whether to refuse this payment. A repeat of a payment
+/// already stored is accepted again when identical and refused as inconsistent otherwise.
+async fn refuse_held_payment(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event: &InboundEvent,
+    now: i64,
+) -> Result<Option<Refusal>, StoreError> {
+    let EventKind::VaPayment { amount, .. } = &event.kind else {
+        return Ok(None);
+    };
+    if let Some(stored) =
+        provider_events::amount_of(conn, provider, &event.provider_event_id).await?
+    {
+        return Ok((stored != Some(amount.rupiah())).then_some(Refusal::Inconsistent));
+    }
+    let found = held_va(conn, provider, &event.resource).await?;
+    let va = match payable(found.as_ref(), now) {
+        Ok(va) => va,
+        Err(refusal) => return Ok(Some(refusal)),
+    };
+    let owed = va.amount - va.paid_amount;
+    let fits = match va.payment_rule.as_str() {
+        "partial" => amount.rupiah() >= 1 && amount.rupiah() <= owed,
+        _ => amount.rupiah() == owed,
+    };
+    Ok((!fits).then_some(Refusal::AmountMismatch))
 }
 
 fn resource_keys(resource: &ResourceRef) -> (Option<&str>, Option<&str>, Option<&str>) {
@@ -112,6 +293,14 @@ fn resource_keys(resource: &ResourceRef) -> (Option<&str>, Option<&str>, Option<
             provider_reference.as_ref().map(ProviderReference::as_str),
             va_number.as_deref(),
         ),
+        ResourceRef::Payment {
+            reference,
+            provider_reference,
+        } => (
+            reference.as_ref().map(OurReference::as_str),
+            provider_reference.as_ref().map(ProviderReference::as_str),
+            None,
+        ),
         _ => (None, None, None),
     }
 }
@@ -123,6 +312,9 @@ async fn store_one(
     trust: Trust,
     now: i64,
 ) -> Result<Applied, StoreError> {
+    if matches!(event.resource, ResourceRef::Payment { .. }) {
+        return store_payment_event(conn, provider, event, trust, now).await;
+    }
     let (reference, provider_reference, va_number) = resource_keys(&event.resource);
     let found =
         va::find_for_provider(conn, provider, reference, provider_reference, va_number).await?;
@@ -162,8 +354,8 @@ async fn store_one(
     };
     if confirm {
         return Ok(Applied {
-            enqueued: false,
             unconfirmed: true,
+            ..Applied::default()
         });
     }
     let (settled, detail, enqueued) = apply(conn, &va, &event.kind, now).await?;
@@ -173,7 +365,81 @@ async fn store_one(
     }
     Ok(Applied {
         enqueued,
-        unconfirmed: false,
+        ..Applied::default()
+    })
+}
+
+/// A provider's report about a payment: stored once per provider event, then applied
+/// (or, for providers that must be confirmed, answered by bringing the status poll forward).
+async fn store_payment_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event: InboundEvent,
+    trust: Trust,
+    now: i64,
+) -> Result<Applied, StoreError> {
+    let (reference, provider_reference, _) = resource_keys(&event.resource);
+    let found =
+        payment_store::find_for_provider(conn, provider, reference, provider_reference).await?;
+    let update = match &event.kind {
+        EventKind::PaymentUpdate {
+            state,
+            amount,
+            paid_at,
+            ..
+        } => Some(Update {
+            state: *state,
+            amount: amount.map(Amount::rupiah),
+            paid_at: paid_at.map(to_ms),
+            refunded: None,
+        }),
+        _ => None,
+    };
+    let confirm = trust == Trust::ConfirmByInquiry;
+    let initial = match (&found, &update, confirm) {
+        (None, _, _) => state::UNMATCHED,
+        (Some(_), None, _) | (Some(_), Some(_), true) => state::IGNORED,
+        (Some(_), Some(_), false) => state::APPLIED,
+    };
+    let new = NewProviderEvent {
+        provider: provider.to_owned(),
+        provider_event_id: event.provider_event_id.clone(),
+        client_id: found.as_ref().map(|p| p.client_id.clone()),
+        resource_id: found.as_ref().map(|p| p.id.clone()),
+        kind: "payment.update".to_owned(),
+        amount: update.as_ref().and_then(|u| u.amount),
+        state: initial.to_owned(),
+        detail: confirm.then(|| "confirming by status inquiry".to_owned()),
+        payload: event.payload.to_string(),
+        received_at: now,
+        next_attempt_at: None,
+    };
+    let Some(event_id) = provider_events::insert(conn, &new).await? else {
+        return Ok(Applied::default()); // a replay: acknowledged, changes nothing
+    };
+    let (Some(payment), Some(update)) = (found, update) else {
+        if initial == state::UNMATCHED {
+            tracing::warn!(
+                provider,
+                "callback for an unknown payment stored as unmatched"
+            );
+        }
+        return Ok(Applied::default());
+    };
+    if confirm {
+        payment_store::schedule_check(conn, &payment.id, Some(now)).await?;
+        return Ok(Applied::default());
+    }
+    let applied = payment_service::apply_update(conn, &payment, &update, now).await?;
+    if !applied.enqueued {
+        let detail = applied.detail.unwrap_or_else(|| "no change".to_owned());
+        provider_events::settle(conn, &event_id, state::IGNORED, Some(&detail), now).await?;
+    } else if applied.settled {
+        payment_store::schedule_check(conn, &payment.id, None).await?;
+    }
+    Ok(Applied {
+        enqueued: applied.enqueued,
+        ..Applied::default()
     })
 }
 

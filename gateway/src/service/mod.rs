@@ -2,4 +2,5 @@
 
 pub mod callbacks;
 pub mod jobs;
+pub mod payments;
 pub mod va;

@@ -319,6 +319,7 @@ pub async fn issue(state: &AppState, client_id: &str, req: Validated) -> Result<
         state,
         client_id,
         va_id: &row.id,
+        va_number: None,
         calls: Vec::new(),
     };
     attempt.run(&route, &create).await
@@ -354,6 +355,8 @@ struct Attempt<'a> {
     state: &'a AppState,
     client_id: &'a str,
     va_id: &'a str,
+    /// The number the gateway assigned for the current instance, when it assigns numbers.
+    va_number: Option<String>,
     calls: Vec<Call>,
 }
 
@@ -377,6 +380,14 @@ impl Attempt<'_> {
                 ));
                 continue;
             }
+            let create = match adapter.numbering().serial_digits() {
+                Some(digits) => match self.assign_serial(instance, &adapter, digits).await {
+                    Ok(serial) => create.clone().with_serial(Some(serial)),
+                    Err(e) => return Err(self.fail(e).await),
+                },
+                None => create.clone(),
+            };
+            let create = &create;
             let started = Instant::now();
             let result = adapter.create(create).await;
             self.record(instance, "va.create", started, &result);
@@ -414,6 +425,49 @@ impl Attempt<'_> {
         ));
     }
 
+    /// Allocates the next serial of `instance` and records the number it becomes on the VA
+    /// before the provider is called, so an inquiry after a timeout can name it.
+    async fn assign_serial(
+        &mut self,
+        instance: &str,
+        adapter: &Arc<dyn VirtualAccounts>,
+        digits: u8,
+    ) -> Result<u64, ProviderError> {
+        let (id, provider, adapter) = (self.va_id.to_owned(), instance.to_owned(), adapter.clone());
+        let limit = 10u64.checked_pow(u32::from(digits)).unwrap_or(u64::MAX);
+        let assigned = self
+            .state
+            .db()
+            .write(move |conn| {
+                Box::pin(async move {
+                    let serial = va::allocate_serial(conn, &provider).await?;
+                    let serial = u64::try_from(serial).unwrap_or(u64::MAX);
+                    if serial >= limit {
+                        return Ok(Err(format!(
+                            "every {digits}-digit VA serial of {provider} is used"
+                        )));
+                    }
+                    let Some(number) = adapter.va_number_for(serial) else {
+                        return Ok(Err(format!("{provider} cannot format VA serial {serial}")));
+                    };
+                    va::assign_number(conn, &id, &provider, &number, now_ms()).await?;
+                    Ok(Ok((serial, number)))
+                })
+            })
+            .await
+            .map_err(|e| ProviderError::new(ErrorKind::Unavailable, e.to_string()))?;
+        match assigned {
+            Ok((serial, number)) => {
+                self.va_number = Some(number);
+                Ok(serial)
+            }
+            Err(message) => {
+                tracing::error!(provider = %instance, %message, "no VA number");
+                Err(ProviderError::new(ErrorKind::Misconfigured, message))
+            }
+        }
+    }
+
     /// Asks the provider whether our reference exists after an ambiguous create.
     async fn inquire(
         &mut self,
@@ -421,7 +475,12 @@ impl Attempt<'_> {
         adapter: &Arc<dyn VirtualAccounts>,
         create: &CreateVa,
     ) -> Inquired {
-        let handle = VaHandle::new(create.reference.clone(), None, None, create.amount);
+        let handle = VaHandle::new(
+            create.reference.clone(),
+            None,
+            self.va_number.clone(),
+            create.amount,
+        );
         let started = Instant::now();
         let result = adapter.inquire(&handle).await;
         self.record(instance, "va.inquire", started, &result);
@@ -755,6 +814,7 @@ pub async fn resolve_unknown(state: &AppState, id: &str) -> Result<bool, crate::
         state,
         client_id: &v.client_id,
         va_id: &v.id,
+        va_number: v.va_number.clone(),
         calls: Vec::new(),
     };
     let create = CreateVa::new(

@@ -8,8 +8,8 @@
 //! power loss) and only then answers each caller. A failed write rolls back to its savepoint
 //! and leaves the others of the batch intact.
 //!
-//! Layout: one file per aggregate (`va`, `events`, `provider_events`, `idempotency`,
-//! `nonces`, `jobs`, `calls`), all taking `&mut AnyConnection` for writes (so they compose
+//! Layout: one file per aggregate (`va`, `payments`, `events`, `provider_events`,
+//! `idempotency`, `nonces`, `jobs`, `calls`), all taking `&mut AnyConnection` for writes (so they compose
 //! inside one transaction) and `&Db` for reads.
 
 pub mod calls;
@@ -17,6 +17,7 @@ pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod nonces;
+pub mod payments;
 pub mod provider_events;
 pub mod va;
 
@@ -30,11 +31,18 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 /// The migrations, in order. Each runs once, in its own transaction, on either backend.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "payments",
+        include_str!("../../migrations/0002_payments.sql"),
+    ),
+];
 
 /// Which database the gateway runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,12 +21,14 @@ pub async fn remember(
     Ok(done.rows_affected() == 1)
 }
 
-/// Forgets nonces older than `before` (outside every timestamp window).
-pub async fn purge(db: &Db, before: i64) -> Result<u64, StoreError> {
+/// Forgets client nonces older than `before` (outside every timestamp window) and provider
+/// request ids (scope `provider:…`, unique per day) older than `providers_before`.
+pub async fn purge(db: &Db, before: i64, providers_before: i64) -> Result<u64, StoreError> {
     db.write(move |conn| {
         Box::pin(async move {
-            let r = sqlx::query("DELETE FROM request_nonces WHERE seen_at < $1")
+            let r = sqlx::query("DELETE FROM request_nonces WHERE (seen_at < $1 AND client_id NOT LIKE 'provider:%') OR seen_at < $2")
                 .bind(before)
+                .bind(providers_before)
                 .execute(conn)
                 .await?;
             Ok(r.rows_affected())

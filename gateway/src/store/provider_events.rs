@@ -137,3 +137,21 @@ pub async fn count_for_resource(db: &Db, resource_id: &str) -> Result<i64, Store
         .await?;
     Ok(n)
 }
+
+/// The amount stored with a provider event, when that event was stored (`Some(None)`: it
+/// was, without an amount); `None` when it never was.
+pub async fn amount_of(
+    conn: &mut AnyConnection,
+    provider: &str,
+    provider_event_id: &str,
+) -> Result<Option<Option<i64>>, StoreError> {
+    let row = sqlx::query(
+        "SELECT amount FROM provider_events WHERE provider = $1 AND provider_event_id = $2",
+    )
+    .bind(provider)
+    .bind(provider_event_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| r.try_get("amount").map_err(StoreError::from))
+        .transpose()
+}

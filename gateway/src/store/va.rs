@@ -430,3 +430,47 @@ pub async fn postpone_check(conn: &mut AnyConnection, id: &str, at: i64) -> Resu
         .await?;
     Ok(())
 }
+
+/// Allocates the next VA serial of `provider` (1, 2, 3, …; never reused).
+pub async fn allocate_serial(conn: &mut AnyConnection, provider: &str) -> Result<i64, StoreError> {
+    let next: i64 = sqlx::query_scalar("INSERT INTO va_serials (provider, next_serial) VALUES ($1, 2) ON CONFLICT (provider) DO UPDATE SET next_serial = va_serials.next_serial + 1 RETURNING next_serial")
+        .bind(provider)
+        .fetch_one(conn)
+        .await?;
+    Ok(next - 1)
+}
+
+/// Records, on a VA still waiting for its provider, the instance and the number the
+/// gateway assigned before calling it.
+pub async fn assign_number(
+    conn: &mut AnyConnection,
+    id: &str,
+    provider: &str,
+    va_number: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE virtual_accounts SET provider = $2, va_number = $3, updated_at = $4 WHERE id = $1 AND status IN ('issuing', 'pending')")
+        .bind(id)
+        .bind(provider)
+        .bind(va_number)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The VA with `va_number` at `provider`, whatever its status: for numbers the gateway
+/// assigned itself, which are never reused.
+pub async fn by_number(
+    conn: &mut AnyConnection,
+    provider: &str,
+    va_number: &str,
+) -> Result<Option<VaRow>, StoreError> {
+    let sql = "SELECT id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at FROM virtual_accounts WHERE provider = $1 AND va_number = $2 ORDER BY created_at DESC LIMIT 1";
+    let row = sqlx::query(sql)
+        .bind(provider)
+        .bind(va_number)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(VaRow::from_row).transpose()
+}
