@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use crate::workload::{Outcome, Work};
 
 /// Latencies are recorded in microseconds, 1 µs to 5 min, 3 significant digits.
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 300_000_000, 3)
         .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable_histogram()))
 }
@@ -127,7 +127,8 @@ impl Tally {
     }
 }
 
-fn micros(d: Duration) -> u64 {
+/// A latency as recorded: whole microseconds, at least 1.
+pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 

@@ -13,8 +13,12 @@
 //! 3. CPU per phase of the gateway (by thread name) and of the generator, the gateway's
 //!    own metrics (group-commit sizes, server-side latency), peak RSS (`VmHWM`), DB size.
 //!
-//! It prints a table and writes `bench/results/latest.json`. It builds nothing: run
-//! `cargo build --release -p gateway` first, or use `bench/run.sh`, which does both.
+//! `loadgen all` then measures the SNAP client's per-call overhead in process ([`snap`]:
+//! no gateway, local endpoints); `loadgen snap` runs only that part.
+//!
+//! It prints a table and writes `bench/results/latest.json` (`loadgen snap`:
+//! `bench/results/snap.json`). It builds nothing: run `cargo build --release -p gateway`
+//! first, or use `bench/run.sh`, which does both.
 //!
 //! # Layout
 //! - `main.rs`: command line and the run over backends.
@@ -25,6 +29,7 @@
 //! - [`prom`]: the gateway's `/metrics`, before and after each phase.
 //! - [`db`]: temporary SQLite file or PostgreSQL database.
 //! - [`sink`]: the webhook sink.
+//! - [`snap`]: the SNAP client overhead phases and their local endpoints.
 //! - [`report`]: the JSON result and the printed table.
 
 mod db;
@@ -34,6 +39,7 @@ mod prom;
 mod report;
 mod runner;
 mod sink;
+mod snap;
 mod workload;
 
 use std::path::PathBuf;
@@ -46,6 +52,7 @@ use crate::db::Backend;
 use crate::report::{Machine, Report};
 use crate::runner::Context;
 use crate::sink::Sink;
+use crate::snap::SnapOptions;
 
 #[derive(Parser, Debug)]
 #[command(name = "loadgen", about = "Load generator for the sandbox gateway")]
@@ -56,8 +63,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// SQLite, then PostgreSQL (skipped when unreachable).
-    All(Options),
+    /// SQLite, then PostgreSQL (skipped when unreachable), then the SNAP client overhead.
+    All {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        snap: SnapOptions,
+    },
     /// One backend.
     Run {
         /// Which backend.
@@ -66,6 +78,21 @@ enum Cmd {
         #[command(flatten)]
         options: Options,
     },
+    /// Only the SNAP client overhead, in process (no gateway, no database).
+    Snap(SnapCommand),
+}
+
+/// Settings of `loadgen snap`.
+#[derive(Args, Debug, Clone, serde::Serialize)]
+struct SnapCommand {
+    #[command(flatten)]
+    snap: SnapOptions,
+    /// Where the JSON result goes.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/snap.json"))]
+    out: PathBuf,
+    /// Runtime worker threads (client and endpoints share them).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
 }
 
 /// Settings shared by every command.
@@ -165,22 +192,67 @@ impl Options {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (backends, mut options) = match cli.command {
-        Cmd::All(options) => (vec![Backend::Sqlite, Backend::Postgres], options),
-        Cmd::Run { backend, options } => (vec![backend], options),
+    let (backends, mut options, snap) = match cli.command {
+        Cmd::All { options, snap } => (
+            vec![Backend::Sqlite, Backend::Postgres],
+            options,
+            Some(snap),
+        ),
+        Cmd::Run { backend, options } => (vec![backend], options, None),
+        Cmd::Snap(command) => return runtime(command.threads)?.block_on(run_snap(command)),
     };
     options.resolve_gateway();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.threads.max(1))
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(backends, options))
+    runtime(options.threads)?.block_on(run(backends, options, snap))
 }
 
-async fn run(backends: Vec<Backend>, options: Options) -> anyhow::Result<()> {
-    let started_at = time::OffsetDateTime::now_utc()
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?)
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Writes the JSON, prints the table, then fails if the SNAP token check failed.
+fn finish(report: &Report, out: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(report)?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!("{}", report.table());
+    println!("JSON result: {}", out.display());
+    match &report.snap {
+        Some(snap) => snap.check(),
+        None => Ok(()),
+    }
+}
+
+async fn run_snap(command: SnapCommand) -> anyhow::Result<()> {
+    let started_at = now_rfc3339();
+    let snap = snap::run(&command.snap).await?;
+    let report = Report {
+        started_at,
+        machine: Machine::detect(),
+        settings: serde_json::to_value(&command)?,
+        calibration: None,
+        backends: Vec::new(),
+        snap: Some(snap),
+    };
+    finish(&report, &command.out)
+}
+
+async fn run(
+    backends: Vec<Backend>,
+    options: Options,
+    snap: Option<SnapOptions>,
+) -> anyhow::Result<()> {
+    let started_at = now_rfc3339();
     let http = reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
@@ -206,16 +278,17 @@ async fn run(backends: Vec<Backend>, options: Options) -> anyhow::Result<()> {
     for backend in backends {
         results.push(context.backend(backend).await?);
     }
+    let snap = match snap {
+        Some(snap) => Some(snap::run(&snap).await?),
+        None => None,
+    };
     let report = Report {
         started_at,
         machine: Machine::detect(),
         settings: serde_json::to_value(&options)?,
         calibration,
         backends: results,
+        snap,
     };
-    std::fs::write(&options.out, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", options.out.display()))?;
-    println!("{}", report.table());
-    println!("JSON result: {}", options.out.display());
-    Ok(())
+    finish(&report, &options.out)
 }

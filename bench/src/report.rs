@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::db::DbSize;
 use crate::load::Percentiles;
 use crate::prom::GatewayView;
+use crate::snap::{self, SnapResult};
 
 /// The targets on the 2-core machine (SQLite).
 pub const VA_TARGET: f64 = 1500.0;
@@ -91,6 +92,8 @@ pub struct Report {
     pub settings: serde_json::Value,
     pub calibration: Option<PhaseResult>,
     pub backends: Vec<BackendResult>,
+    /// The SNAP client overhead (`loadgen snap`, or `loadgen all` after the backends).
+    pub snap: Option<SnapResult>,
 }
 
 /// Where it ran.
@@ -227,7 +230,9 @@ impl Report {
             "\nmachine: {} cores, {}, kernel {}",
             m.cores, m.cpu_model, m.kernel
         );
-        let _ = writeln!(out, "{HEADER}");
+        if self.calibration.is_some() || !self.backends.is_empty() {
+            let _ = writeln!(out, "{HEADER}");
+        }
         if let Some(c) = &self.calibration {
             let _ = write!(out, "{:<9}", "(null)");
             phase_row(&mut out, c);
@@ -272,6 +277,87 @@ impl Report {
             }
             targets(&mut out, b);
         }
+        if let Some(s) = &self.snap {
+            snap_table(&mut out, s);
+        }
         out
+    }
+}
+
+fn snap_label(name: &str) -> &str {
+    match name {
+        "baseline" => "1 baseline: plain JSON POST",
+        "client_cached" => "2 SNAP client, token cached",
+        "client_verified" => "3 SNAP client + provider check",
+        "token_miss" => "4 token miss: fetch + call",
+        other => other,
+    }
+}
+
+fn snap_table(out: &mut String, s: &SnapResult) {
+    let o = &s.settings;
+    let _ = writeln!(
+        out,
+        "\nSNAP call overhead, in process on 127.0.0.1 (phases 1-3: closed loop c={}, {:.0} s; phase 4: {} sequential calls)",
+        o.snap_concurrency, o.snap_duration, o.snap_token_samples
+    );
+    let _ = writeln!(
+        out,
+        "phase                              conc  calls/s       ok  err  p50 µs  p90 µs  p99 µs  max µs  cores  cpu µs/call  other  token reqs"
+    );
+    for p in &s.phases {
+        let errors: u64 = p.errors.values().sum();
+        let _ = writeln!(
+            out,
+            "{:<34} {:>4} {:>8.0} {:>8} {:>4} {:>7.0} {:>7.0} {:>7.0} {:>7.0} {:>6.2} {:>12.1} {:>6.2} {:>11}",
+            snap_label(&p.name),
+            p.concurrency,
+            p.calls_per_s,
+            p.ok,
+            errors,
+            p.latency.p50_us,
+            p.latency.p90_us,
+            p.latency.p99_us,
+            p.latency.max_us,
+            p.process_cores,
+            p.cpu_us_per_call,
+            p.other_cores,
+            p.token_requests,
+        );
+    }
+    let v = &s.overhead;
+    let _ = writeln!(
+        out,
+        "overhead per call (difference of medians; of CPU per call): SNAP client {:+.0} µs ({:+.1} µs CPU); client + provider check {:+.0} µs ({:+.1} µs CPU); token fetch {:+.0} µs over a cached call ({:+.1} µs CPU)",
+        v.client_p50_us,
+        v.client_cpu_us,
+        v.verified_p50_us,
+        v.verified_cpu_us,
+        v.token_fetch_p50_us,
+        v.token_fetch_cpu_us,
+    );
+    let t = &s.token_endpoint;
+    let _ = writeln!(
+        out,
+        "token endpoint: {} request(s) from the priming call through phases 2-3 (expected 1), {} in phase 4 for {} calls; {}",
+        t.through_hit_phases,
+        t.in_miss_phase,
+        t.miss_samples,
+        if t.ok {
+            "cache hit path confirmed"
+        } else {
+            "FAILED: the cache-hit phases did not only hit the cache"
+        }
+    );
+    for p in s
+        .phases
+        .iter()
+        .filter(|p| p.other_cores > snap::INTERFERENCE)
+    {
+        let _ = writeln!(
+            out,
+            "WARNING: snap {}: other processes used {:.2} cores during the phase; its figures are disturbed",
+            p.name, p.other_cores
+        );
     }
 }

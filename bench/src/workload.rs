@@ -1,5 +1,5 @@
-//! What one request is: a signed VA creation, a BNI payment callback, or (calibration) a
-//! signed POST to the null sink.
+//! What one request is: a signed VA creation, a BNI payment callback, (calibration) a
+//! signed POST to the null sink, or a SNAP overhead call ([`crate::snap`]).
 //!
 //! Every callback is a real state change, never a replay: each carries a fresh
 //! `payment_ntb` for a VA that is still active. With `payments_per_va = 1` (the default)
@@ -53,6 +53,8 @@ pub enum Work {
     CreateVa(CreateVa),
     Callback(Callbacks),
     Null(NullPost),
+    /// A SNAP overhead call (no gateway involved).
+    Snap(crate::snap::SnapWork),
 }
 
 impl Work {
@@ -62,6 +64,7 @@ impl Work {
             Work::CreateVa(w) => w.execute().await,
             Work::Callback(w) => w.execute().await,
             Work::Null(w) => w.execute().await,
+            Work::Snap(w) => w.execute().await,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `gateway sandbox`: the gateway on SQLite with every provider simulated in-process, two
-//! demo clients, and `/sandbox/...` endpoints that drive the simulators (pay a VA, inject
-//! a fault). These paths exist only here.
+//! demo clients, and `/sandbox/...` endpoints that drive the simulators (pay a VA, complete
+//! or fail a payment, inject a fault). These paths exist only here.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,7 +12,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mocks::astrapay::{AstraPayConfig, AstraPaySimulator};
 use mocks::bni::{BniConfig, BniSimulator};
+use mocks::bni_snap::{BniSnapConfig, BniSnapNotify, BniSnapSimulator};
+use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
 use mocks::webhook_receiver::WebhookReceiver;
 use mocks::{CallbackOptions, FaultRule, Running};
@@ -24,6 +27,7 @@ use crate::app::{App, AppState};
 use crate::config::{ProviderConfig, Settings};
 use crate::http::ApiError;
 use crate::registry::{Registry, callback_url};
+use crate::store::payments as payment_store;
 use crate::store::va;
 
 /// The embedded sandbox profile.
@@ -51,8 +55,36 @@ pub struct SandboxArgs {
 pub enum Simulator {
     /// BNI eCollection.
     Bni(BniSimulator),
+    /// BNI SNAP virtual accounts (bank-held or host-to-host).
+    BniSnap(BniSnapSimulator),
     /// NICEPAY V2.
     Nicepay(NicepaySimulator),
+    /// DOKU: SNAP VAs and Checkout.
+    Doku(DokuSimulator),
+    /// AstraPay: direct debit and QRIS.
+    AstraPay(AstraPaySimulator),
+}
+
+impl Simulator {
+    fn kind(&self) -> &'static str {
+        match self {
+            Simulator::Bni(_) => "bni",
+            Simulator::BniSnap(_) => "bni_snap",
+            Simulator::Nicepay(_) => "nicepay",
+            Simulator::Doku(_) => "doku",
+            Simulator::AstraPay(_) => "astrapay",
+        }
+    }
+
+    fn faults(&self) -> mocks::Faults {
+        match self {
+            Simulator::Bni(sim) => sim.faults(),
+            Simulator::BniSnap(sim) => sim.faults(),
+            Simulator::Nicepay(sim) => sim.faults(),
+            Simulator::Doku(sim) => sim.faults(),
+            Simulator::AstraPay(sim) => sim.faults(),
+        }
+    }
 }
 
 /// The sandbox's simulators, by provider instance.
@@ -106,13 +138,10 @@ pub async fn start(
         servers.push(running);
     }
     for (name, (simulator, _)) in &simulators {
-        if let Simulator::Bni(bni) = simulator {
-            bni.set_callback_url(
-                callback_url(&settings, name)
-                    .map_err(anyhow::Error::msg)?
-                    .to_string(),
-            );
-        }
+        let root = callback_url(&settings, name)
+            .map_err(anyhow::Error::msg)?
+            .to_string();
+        connect_simulator(simulator, &root);
     }
     let receiver = match echo {
         Some(at) => Some(start_receiver(&mut settings, at).await?),
@@ -136,9 +165,67 @@ pub async fn start(
     })
 }
 
+/// Tells a simulator where the gateway takes its callbacks (`root` is the instance's
+/// callback URL; SNAP endpoints are below it).
+fn connect_simulator(simulator: &Simulator, root: &str) {
+    match simulator {
+        Simulator::Bni(sim) => sim.set_callback_url(root),
+        Simulator::BniSnap(sim) => sim.set_urls(
+            &format!("{root}/v1.0/access-token/b2b"),
+            &format!("{root}/v1.0/transfer-va/inquiry"),
+            &format!("{root}/v1.0/transfer-va/payment"),
+        ),
+        Simulator::Nicepay(_) => {}
+        Simulator::Doku(sim) => sim.set_urls(
+            &format!("{root}/authorization/v1/access-token/b2b"),
+            &format!("{root}/v1.0/transfer-va/payment"),
+            root,
+        ),
+        Simulator::AstraPay(sim) => sim.set_urls(
+            &format!("{root}/v1.0/access-token/b2b"),
+            &format!("{root}/v1.0/debit/notify"),
+            &format!("{root}/v1.0/qr/qr-mpm-notify"),
+        ),
+    }
+}
+
+fn secret(s: Option<&secrecy::SecretString>) -> String {
+    s.map(|s| s.expose_secret().to_owned()).unwrap_or_default()
+}
+
 async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator, Running)> {
     let any = mocks::server::any_local_port();
     match provider {
+        ProviderConfig::Bni(c) if c.protocol == adapter_bni::Protocol::Snap => {
+            let notify_key = c.notify_client_key.clone().unwrap_or_default();
+            let notify = match c.notify_auth {
+                Some(adapter_snap::NotifyAuth::Asymmetric) => {
+                    BniSnapNotify::asymmetric(&notify_key)
+                }
+                _ => BniSnapNotify::symmetric(
+                    &notify_key,
+                    &secret(c.notify_client_secret.as_ref()),
+                ),
+            };
+            let mut config = BniSnapConfig::new(
+                c.client_key.as_deref().unwrap_or_default(),
+                c.partner_id.as_deref().unwrap_or_default(),
+                &secret(c.client_secret.as_ref()),
+                notify,
+            );
+            if let Some(channel) = &c.channel_id {
+                config.channel_id = Some(channel.clone());
+            }
+            if let Some(path) = &c.token_path {
+                config.token_path = path.clone();
+            }
+            if let Some(prefix) = &c.service_prefix {
+                config.service_prefix = prefix.clone();
+            }
+            let sim = BniSnapSimulator::new(config);
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::BniSnap(sim), running))
+        }
         ProviderConfig::Bni(c) => {
             let mut config = BniConfig::new(&c.client_id, c.secret_key.expose_secret());
             config.prefix = c.prefix.clone();
@@ -152,6 +239,30 @@ async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator
             let running = sim.spawn(any).await?;
             Ok((Simulator::Nicepay(sim), running))
         }
+        ProviderConfig::Doku(c) => {
+            let sim = DokuSimulator::new(DokuConfig::new(
+                &c.client_id,
+                c.secret_key.expose_secret(),
+            ));
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::Doku(sim), running))
+        }
+        ProviderConfig::Astrapay(c) => {
+            let mut config = AstraPayConfig::new(
+                &c.client_id,
+                c.client_secret.expose_secret(),
+                &c.notify_client_key,
+                c.notify_client_secret.expose_secret(),
+            );
+            config.merchant_id = c.merchant_id.clone();
+            if let (Some(merchant), Some(terminal)) = (&c.qris_merchant_id, &c.qris_terminal_id) {
+                config.qris_merchant_id = merchant.clone();
+                config.qris_terminal_id = terminal.clone();
+            }
+            let sim = AstraPaySimulator::new(config);
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::AstraPay(sim), running))
+        }
     }
 }
 
@@ -160,6 +271,8 @@ fn set_base_url(provider: &mut ProviderConfig, base: &str) -> anyhow::Result<()>
     match provider {
         ProviderConfig::Bni(c) => c.base_url = url,
         ProviderConfig::Nicepay(c) => c.base_url = url,
+        ProviderConfig::Doku(c) => c.base_url = url,
+        ProviderConfig::Astrapay(c) => c.base_url = url,
     }
     Ok(())
 }
@@ -242,6 +355,7 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router<AppState> {
     Router::new()
         .route("/sandbox/providers", get(providers))
         .route("/sandbox/virtual-accounts/{id}/pay", post(pay))
+        .route("/sandbox/payments/{id}/{outcome}", post(settle_payment))
         .route(
             "/sandbox/providers/{instance}/faults",
             post(add_fault).delete(clear_faults),
@@ -262,10 +376,7 @@ async fn providers(axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>) -> R
         .iter()
         .map(|(name, (sim, url))| ProviderView {
             instance: name.clone(),
-            kind: match sim {
-                Simulator::Bni(_) => "bni",
-                Simulator::Nicepay(_) => "nicepay",
-            },
+            kind: sim.kind(),
             base_url: url.clone(),
         })
         .collect();
@@ -312,6 +423,29 @@ async fn pay(
     let outcomes = match simulator {
         Simulator::Bni(sim) => sim.pay_with(&row.id, amount, options).await,
         Simulator::Nicepay(sim) => sim.pay_with(&row.id, amount, options).await,
+        Simulator::Doku(sim) => sim.pay_va_with(&row.id, amount, options).await,
+        Simulator::BniSnap(sim) if sim.va(&row.id).is_some() => {
+            sim.pay_with(&row.id, amount, options).await
+        }
+        Simulator::BniSnap(sim) => {
+            // A VA the gateway holds: the bank asks what it owes, then pays.
+            let number = row.va_number.clone().unwrap_or_default();
+            let prefix = partner_service_id_len(&state, &row);
+            return match sim.pay_h2h(&number, amount, prefix).await {
+                Ok(h2h) => Ok((
+                    StatusCode::OK,
+                    axum::Json(serde_json::json!({
+                        "inquiry": h2h.inquiry.body,
+                        "payment": h2h.payment.map(|p| p.body),
+                    })),
+                )
+                    .into_response()),
+                Err(e) => Err(refused(&e)),
+            };
+        }
+        Simulator::AstraPay(_) => {
+            return Err(ApiError::not_found("virtual accounts at this provider"));
+        }
     };
     match outcomes {
         Ok(outcomes) => Ok((
@@ -319,23 +453,79 @@ async fn pay(
             axum::Json(serde_json::json!({ "callbacks": outcomes })),
         )
             .into_response()),
-        Err(e) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "payment_refused",
-            "Payment refused",
-            e.to_string(),
-        )),
+        Err(e) => Err(refused(&e)),
+    }
+}
+
+fn refused(e: &mocks::SimError) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "payment_refused",
+        "Payment refused",
+        e.to_string(),
+    )
+}
+
+/// How many leading digits of a host-to-host VA number are the bank's prefix.
+fn partner_service_id_len(state: &AppState, row: &va::VaRow) -> usize {
+    match row
+        .provider
+        .as_deref()
+        .and_then(|p| state.settings().providers.get(p))
+    {
+        Some(ProviderConfig::Bni(c)) => c.partner_service_id.as_deref().map_or(0, str::len),
+        _ => 0,
+    }
+}
+
+/// `POST /sandbox/payments/{id}/{complete|fail|expire}`: callback options as for `pay`.
+async fn settle_payment(
+    State(state): State<AppState>,
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path((id, outcome)): Path<(String, String)>,
+    body: Option<axum::Json<CallbackOptions>>,
+) -> Result<Response, ApiError> {
+    let options = body.map(|b| b.0).unwrap_or_default();
+    let payment_id = id.clone();
+    let row = state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move { payment_store::get_unscoped(conn, &payment_id).await })
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    let simulator = row
+        .provider
+        .as_deref()
+        .and_then(|p| sandbox.simulator(p))
+        .ok_or_else(|| ApiError::not_found("simulator for this payment"))?;
+    let outcomes = match (simulator, outcome.as_str()) {
+        (Simulator::AstraPay(sim), "complete") => sim.complete_with(&row.id, options).await,
+        (Simulator::AstraPay(sim), "fail") => sim.fail_with(&row.id, options).await,
+        (Simulator::AstraPay(sim), "expire") => sim.expire_with(&row.id, options).await,
+        (Simulator::Doku(sim), "complete") => sim.complete_checkout_with(&row.id, options).await,
+        (Simulator::Doku(sim), "fail") => sim.fail_checkout_with(&row.id, options).await,
+        (Simulator::Doku(sim), "expire") => sim.expire_checkout_with(&row.id, options).await,
+        (_, "complete" | "fail" | "expire") => {
+            return Err(ApiError::not_found("payments at this provider"));
+        }
+        _ => return Err(ApiError::not_found("sandbox action")),
+    };
+    match outcomes {
+        Ok(outcomes) => Ok((
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "callbacks": outcomes })),
+        )
+            .into_response()),
+        Err(e) => Err(refused(&e)),
     }
 }
 
 fn faults_of(sandbox: &Sandbox, instance: &str) -> Result<mocks::Faults, ApiError> {
-    match sandbox
+    Ok(sandbox
         .simulator(instance)
         .ok_or_else(|| ApiError::not_found("provider instance"))?
-    {
-        Simulator::Bni(sim) => Ok(sim.faults()),
-        Simulator::Nicepay(sim) => Ok(sim.faults()),
-    }
+        .faults())
 }
 
 async fn add_fault(

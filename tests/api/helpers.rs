@@ -9,7 +9,10 @@ use gateway::app::App;
 use gateway::auth::SignedHeaders;
 use gateway::{AppState, Settings};
 use mocks::Running;
+use mocks::astrapay::{AstraPayConfig, AstraPaySimulator};
 use mocks::bni::{BniConfig, BniSimulator};
+use mocks::bni_snap::{BniSnapConfig, BniSnapNotify, BniSnapSimulator};
+use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
 use mocks::server::any_local_port;
 use mocks::webhook_receiver::WebhookReceiver;
@@ -27,6 +30,20 @@ pub const BNI_SECRET: &str = "0123456789abcdef0123456789abcdef";
 pub const NICEPAY_IMID: &str = "IONPAYTEST";
 pub const NICEPAY_KEY: &str =
     "33F49GnCMS1mFYlGXisbUDzVf2ATWCl9k3R++d5hDd3Frmuos/XLx8XhXpe+LDYAbpGKZYSwtlyyLOtS/8aD7A==";
+pub const ASTRAPAY_CLIENT: &str = "ASTRAPAY-TEST-CLIENT";
+pub const ASTRAPAY_SECRET: &str = "astrapay-test-client-secret";
+pub const ASTRAPAY_NOTIFY_KEY: &str = "GATEWAY-FOR-ASTRAPAY";
+pub const ASTRAPAY_NOTIFY_SECRET: &str = "gateway-issued-astrapay-secret";
+pub const DOKU_CLIENT: &str = "BRN-0201-1700000000001";
+pub const DOKU_SECRET: &str = "SK-doku-test-secret-0001";
+pub const BNI_SNAP_KEY: &str = "BNI-SNAP-TEST-CLIENT";
+pub const BNI_SNAP_PARTNER: &str = "BNI-SNAP-TEST-PARTNER";
+pub const BNI_SNAP_SECRET: &str = "bni-snap-test-client-secret";
+pub const BNI_NOTIFY_KEY: &str = "GATEWAY-FOR-BNI";
+pub const BNI_NOTIFY_SECRET: &str = "gateway-issued-bni-secret";
+/// `partnerServiceId` of the bank-held and the host-to-host BNI SNAP instances.
+pub const BNI_SNAP_PREFIX: &str = "8123";
+pub const BNI_H2H_PREFIX: &str = "8124";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +101,7 @@ impl Options {
     pub fn new(backend: Backend) -> Self {
         Options {
             backend,
-            demo_route: vec!["bni_main", "nicepay_main"],
+            demo_route: vec!["bni_main", "nicepay_main", "doku_main", "bni_snap", "bni_h2h"],
             bni_billing_type: "i",
             provider_timeout_ms: 2_000,
             rate_per_second: 10_000,
@@ -104,6 +121,12 @@ pub struct TestApp {
     pub state: AppState,
     pub bni: BniSimulator,
     pub nicepay: NicepaySimulator,
+    pub astrapay: AstraPaySimulator,
+    pub doku: DokuSimulator,
+    /// BNI SNAP, bank-held VAs (`bni_snap`).
+    pub bni_snap: BniSnapSimulator,
+    /// BNI SNAP, VAs the gateway holds (`bni_h2h`).
+    pub bni_h2h: BniSnapSimulator,
     pub receiver: WebhookReceiver,
     pub receiver2: WebhookReceiver,
     settings_text: String,
@@ -152,6 +175,25 @@ impl TestApp {
     pub async fn spawn_with(options: Options) -> TestApp {
         let bni = BniSimulator::new(BniConfig::new(BNI_CLIENT, BNI_SECRET));
         let nicepay = NicepaySimulator::new(NicepayConfig::new(NICEPAY_IMID, NICEPAY_KEY));
+        let astrapay = AstraPaySimulator::new(AstraPayConfig::new(
+            ASTRAPAY_CLIENT,
+            ASTRAPAY_SECRET,
+            ASTRAPAY_NOTIFY_KEY,
+            ASTRAPAY_NOTIFY_SECRET,
+        ));
+        let doku = DokuSimulator::new(DokuConfig::new(DOKU_CLIENT, DOKU_SECRET));
+        let bni_snap = BniSnapSimulator::new(BniSnapConfig::new(
+            BNI_SNAP_KEY,
+            BNI_SNAP_PARTNER,
+            BNI_SNAP_SECRET,
+            BniSnapNotify::symmetric(BNI_NOTIFY_KEY, BNI_NOTIFY_SECRET),
+        ));
+        let bni_h2h = BniSnapSimulator::new(BniSnapConfig::new(
+            BNI_SNAP_KEY,
+            BNI_SNAP_PARTNER,
+            BNI_SNAP_SECRET,
+            BniSnapNotify::symmetric(BNI_NOTIFY_KEY, BNI_NOTIFY_SECRET),
+        ));
         let receiver = WebhookReceiver::try_new(vec![DEMO_WEBHOOK_SECRET.into()]).expect("secret");
         let receiver2 =
             WebhookReceiver::try_new(vec![DEMO2_WEBHOOK_SECRET.into()]).expect("secret");
@@ -160,12 +202,35 @@ impl TestApp {
             nicepay.spawn(any_local_port()).await.expect("nicepay"),
             receiver.spawn(any_local_port()).await.expect("receiver"),
             receiver2.spawn(any_local_port()).await.expect("receiver2"),
+            astrapay.spawn(any_local_port()).await.expect("astrapay"),
+            doku.spawn(any_local_port()).await.expect("doku"),
+            bni_snap.spawn(any_local_port()).await.expect("bni_snap"),
         ];
         let database_url = fresh_database(options.backend).await;
         let listener = TcpListener::bind(any_local_port()).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let settings_text = settings_toml(&options, addr, &database_url, &servers);
         bni.set_callback_url(format!("http://{addr}/v1/callbacks/bni_main"));
+        let astrapay_root = format!("http://{addr}/v1/callbacks/astrapay_main");
+        astrapay.set_urls(
+            &format!("{astrapay_root}/v1.0/access-token/b2b"),
+            &format!("{astrapay_root}/v1.0/debit/notify"),
+            &format!("{astrapay_root}/v1.0/qr/qr-mpm-notify"),
+        );
+        let doku_root = format!("http://{addr}/v1/callbacks/doku_main");
+        doku.set_urls(
+            &format!("{doku_root}/authorization/v1/access-token/b2b"),
+            &format!("{doku_root}/v1.0/transfer-va/payment"),
+            &doku_root,
+        );
+        for (sim, instance) in [(&bni_snap, "bni_snap"), (&bni_h2h, "bni_h2h")] {
+            let root = format!("http://{addr}/v1/callbacks/{instance}");
+            sim.set_urls(
+                &format!("{root}/v1.0/access-token/b2b"),
+                &format!("{root}/v1.0/transfer-va/inquiry"),
+                &format!("{root}/v1.0/transfer-va/payment"),
+            );
+        }
         let (state, tasks) = start(&settings_text, listener).await;
         TestApp {
             base_url: format!("http://{addr}"),
@@ -173,6 +238,10 @@ impl TestApp {
             state,
             bni,
             nicepay,
+            astrapay,
+            doku,
+            bni_snap,
+            bni_h2h,
             receiver,
             receiver2,
             settings_text,
@@ -362,6 +431,9 @@ poll_interval_ms = 50
 interval_ms = 100
 inquiry_delay_secs = 0.3
 stale_issuing_secs = 1.0
+payment_poll_secs = 0.3
+payment_poll_max_secs = 1.0
+payment_expiry_grace_secs = 1.0
 
 [providers.bni_main]
 kind = "bni"
@@ -386,12 +458,66 @@ client_id = "{BNI_CLIENT}"
 secret_key = "{BNI_SECRET}"
 timeout_ms = {timeout}
 
+[providers.astrapay_main]
+kind = "astrapay"
+base_url = "{astrapay}"
+client_id = "{ASTRAPAY_CLIENT}"
+client_secret = "{ASTRAPAY_SECRET}"
+private_key = """{merchant_key}"""
+merchant_id = "9653109f-6c3e-4b7a-9d2e-1f0a5b8c7d64"
+qris_merchant_id = "210000240"
+qris_terminal_id = "A01"
+notify_client_key = "{ASTRAPAY_NOTIFY_KEY}"
+notify_client_secret = "{ASTRAPAY_NOTIFY_SECRET}"
+astrapay_public_key = """{astrapay_key}"""
+request_timeout_ms = {timeout}
+
+[providers.doku_main]
+kind = "doku"
+base_url = "{doku}"
+client_id = "{DOKU_CLIENT}"
+secret_key = "{DOKU_SECRET}"
+private_key = """{merchant_key}"""
+doku_public_key = """{doku_key}"""
+partner_service_id = "8129"
+request_timeout_ms = {timeout}
+
+[providers.bni_snap]
+kind = "bni"
+protocol = "snap"
+base_url = "{bni_snap}"
+client_key = "{BNI_SNAP_KEY}"
+partner_id = "{BNI_SNAP_PARTNER}"
+client_secret = "{BNI_SNAP_SECRET}"
+private_key = """{merchant_key}"""
+partner_service_id = "{BNI_SNAP_PREFIX}"
+notify_client_key = "{BNI_NOTIFY_KEY}"
+notify_client_secret = "{BNI_NOTIFY_SECRET}"
+bank_public_key = """{bni_key}"""
+timeout_ms = {timeout}
+
+[providers.bni_h2h]
+kind = "bni"
+protocol = "snap"
+bills = "gateway"
+base_url = "{bni_snap}"
+client_key = "{BNI_SNAP_KEY}"
+partner_id = "{BNI_SNAP_PARTNER}"
+client_secret = "{BNI_SNAP_SECRET}"
+private_key = """{merchant_key}"""
+partner_service_id = "{BNI_H2H_PREFIX}"
+notify_client_key = "{BNI_NOTIFY_KEY}"
+notify_client_secret = "{BNI_NOTIFY_SECRET}"
+bank_public_key = """{bni_key}"""
+timeout_ms = {timeout}
+
 [clients.demo]
 secrets = ["{DEMO_SECRET}", "demo-rotating-secret-00000009"]
 webhook_url = "{receiver}/"
 webhook_secrets = ["{DEMO_WEBHOOK_SECRET}"]
 rate_limit = {{ per_second = {rate}, burst = {burst} }}
 routes.virtual_accounts = [{route}]
+routes.payments = ["astrapay_main", "doku_main"]
 
 [clients.demo2]
 secrets = ["{DEMO2_SECRET}"]
@@ -405,6 +531,13 @@ routes.virtual_accounts = ["nicepay_main", "bni_main"]
         nicepay = servers[1].base_url,
         receiver = servers[2].base_url,
         receiver2 = servers[3].base_url,
+        astrapay = servers[4].base_url,
+        doku = servers[5].base_url,
+        bni_snap = servers[6].base_url,
+        doku_key = mocks::keys::DOKU.public_pem,
+        bni_key = mocks::keys::BNI.public_pem,
+        merchant_key = mocks::keys::MERCHANT.private_pem,
+        astrapay_key = mocks::keys::ASTRAPAY.public_pem,
         billing = options.bni_billing_type,
         confirm = options.bni_confirm,
         timeout = options.provider_timeout_ms,
@@ -422,4 +555,58 @@ pub fn va_body(reference: &str, amount: i64) -> Value {
         "customer": {"name": "Budi Santoso", "phone": "6281234567890", "email": "budi@example.com"},
         "expires_at": expires.format(&time::format_description::well_known::Rfc3339).expect("format"),
     })
+}
+
+/// A payment request body for demo.
+pub fn payment_body(reference: &str, amount: i64, method: &str) -> Value {
+    json!({
+        "reference": reference,
+        "amount": amount,
+        "method": method,
+        "customer": {"name": "Budi Santoso", "phone": "6281234567890", "email": "budi@example.com"},
+        "return_url": "https://shop.example/return",
+        "description": "Order 42",
+    })
+}
+
+impl TestApp {
+    /// Starts a payment for demo, asserting 201, and returns its JSON.
+    pub async fn pay_body(&self, body: &Value) -> Value {
+        let response = self
+            .signed("demo", "POST", "/v1/payments", Some(body))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            response.status(),
+            201,
+            "payment failed: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response.json().await.expect("json")
+    }
+
+    /// Waits until demo's payment `id` has `status`; returns its JSON.
+    pub async fn payment_reaches(&self, id: &str, status: &str) -> Value {
+        let path = format!("/v1/payments/{id}");
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self.get_json("demo", &path).await;
+            if last["status"] == status {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("payment {id} never reached {status}: {last}");
+    }
+
+    /// The types of the events the demo receiver got for resource `id`, in arrival order.
+    pub fn event_types_for(&self, id: &str) -> Vec<String> {
+        self.receiver
+            .received()
+            .iter()
+            .filter(|e| e.verified && e.body["data"]["id"] == id)
+            .map(|e| e.event_type.clone())
+            .collect()
+    }
 }

@@ -10,5 +10,7 @@ mod failover;
 mod helpers;
 mod idempotency;
 mod openapi;
+mod payments;
 mod sandbox;
+mod snap;
 mod va;

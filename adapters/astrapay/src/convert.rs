@@ -237,7 +237,7 @@ fn provider_reference_or_empty(handle: &PaymentHandle) -> String {
 ///
 /// | code | AstraPay says | state |
 /// |---|---|---|
-/// | `00` | Success | Paid |
+/// | `00` | Success | Paid; in a status answer whose `refundHistory` holds successful refunds, PartiallyRefunded (or Refunded when they sum to the charge) |
 /// | `01` | Initiated | Pending |
 /// | `02` | Paying | Pending |
 /// | `03` | Pending | Pending |
@@ -295,7 +295,15 @@ pub(crate) fn status_report(
     let refunded =
         refunded_amount(view.refund_history.as_deref()).map_err(|what| malformed(op, what))?;
     let partly = matches!((refunded, charged), (Some(r), Some(c)) if r < c);
-    let state = payment_state(&code, method, partly);
+    // A paid payment with successful refunds in its history has been refunded in part (or
+    // in whole), even while AstraPay still reports `00`.
+    let state = match (payment_state(&code, method, partly), refunded) {
+        (ProviderPaymentState::Paid, Some(r)) if r.rupiah() > 0 && partly => {
+            ProviderPaymentState::PartiallyRefunded
+        }
+        (ProviderPaymentState::Paid, Some(r)) if r.rupiah() > 0 => ProviderPaymentState::Refunded,
+        (state, _) => state,
+    };
     let mut report = PaymentStatusReport::new(state, code);
     if was_paid(state) {
         report.paid_amount = charged;
@@ -596,6 +604,32 @@ mod tests {
         .expect("report");
         assert_eq!(full.state, ProviderPaymentState::Refunded);
         assert_eq!(full.refunded_amount, Some(amount(150_000)));
+    }
+
+    #[test]
+    fn a_paid_status_with_refunds_in_its_history_is_a_refund() {
+        let status = |refunded: &str| {
+            view(serde_json::json!({
+                "originalPartnerReferenceNo": "pay_01",
+                "latestTransactionStatus": "00",
+                "transAmount": {"value": "150000.00", "currency": "IDR"},
+                "refundHistory": [
+                    {"refundNo": "INV/REF/1", "refundAmount": {"value": refunded, "currency": "IDR"}, "refundStatus": "SUCCESS"},
+                ],
+            }))
+        };
+        let state = |refunded: &str| {
+            status_report(
+                Operation::DebitStatus,
+                Method::Debit,
+                status(refunded),
+                &handle("astrapay"),
+            )
+            .expect("report")
+            .state
+        };
+        assert_eq!(state("30000.00"), ProviderPaymentState::PartiallyRefunded);
+        assert_eq!(state("150000.00"), ProviderPaymentState::Refunded);
     }
 
     #[test]

@@ -452,10 +452,10 @@ mod tests {
         let refused = bni.acknowledge(&request(String::new()), &AckOutcome::Rejected(bad_sig));
         assert_eq!(refused.status, 400);
         assert!(refused.body.starts_with(br#"{"status":"999","message":"#));
-        let shape = bni.acknowledge(&request(String::new()), &AckOutcome::Rejected(ProviderError::new(
-            ErrorKind::Rejected,
-            "x",
-        )));
+        let shape = bni.acknowledge(
+            &request(String::new()),
+            &AckOutcome::Rejected(ProviderError::new(ErrorKind::Rejected, "x")),
+        );
         assert_eq!(shape.status, 400);
         assert!(shape.body.starts_with(br#"{"status":"999""#));
         let later = bni.acknowledge(&request(String::new()), &AckOutcome::RetryLater);

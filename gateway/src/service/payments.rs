@@ -505,7 +505,7 @@ async fn unknown_outcome(state: &AppState, id: &str, instance: &str, calls: Vec<
         "Provider timeout",
         "the provider did not answer in time; the payment is pending and will be resolved by status inquiry",
     )
-    .with_extra(json!({ "id": id, "status": "pending" }))
+    .with_extra(json!({ "id": id, "resource_status": "pending" }))
 }
 
 fn poll_delay_ms(state: &AppState, checks: i64) -> i64 {

@@ -553,7 +553,7 @@ impl Attempt<'_> {
             "Provider timeout",
             "the provider did not answer in time; the virtual account is pending and will be resolved by status inquiry",
         )
-        .with_extra(json!({ "id": self.va_id, "status": "pending" }))
+        .with_extra(json!({ "id": self.va_id, "resource_status": "pending" }))
     }
 
     /// No provider issued the VA: forget the row so the reference can be used again.

@@ -14,6 +14,13 @@
 //! 6. [`payment_shows_in_inquiry_and_in_one_verified_callback_event`]
 //! 7. [`cancel_closes_an_unpaid_va_and_refuses_a_paid_one`]
 //! 8. [`update_changes_the_amount_or_says_not_supported`]
+//! 9. [`an_expired_token_costs_no_failed_request`]
+//!
+//! For adapters whose [`VirtualAccounts::numbering`] has a serial, every create carries a
+//! fresh random serial below `10^digits` ([`CreateVa::with_serial`]). For providers that
+//! ask the gateway for a token before notifying (SNAP's symmetric set-up), the suite first
+//! hands [`VaSimulator::token_request`] to the adapter, expects an HTTP 200 reply with an
+//! `accessToken`, and gives that token to the simulator ([`VaSimulator::use_token`]).
 //!
 //! The adapter under test must time out well below [`HANG_MS`] (the workspace tests use
 //! 500 ms), or check 3 cannot observe a timeout.
@@ -98,6 +105,20 @@ pub trait VaSimulator: Send + Sync + std::fmt::Debug {
         reference: &str,
         tamper: Tamper,
     ) -> Result<CapturedCallback, SimError>;
+
+    /// The token request the provider sends before notifying (SNAP symmetric set-up), or
+    /// `None` when it notifies without one.
+    fn token_request(&self) -> Option<CapturedCallback> {
+        None
+    }
+
+    /// Hands the simulator the token the adapter issued (from [`Self::token_request`]'s
+    /// answer), for the callbacks it builds next.
+    fn use_token(&self, _token: &str) {}
+
+    /// Every access token the provider issued to the adapter so far expires now (SNAP);
+    /// nothing for providers without tokens.
+    fn expire_tokens(&self) {}
 }
 
 impl VaSimulator for BniSimulator {
@@ -250,6 +271,10 @@ pub async fn run_all(
         )
         .await,
     );
+    report.record(
+        "an_expired_token_costs_no_failed_request",
+        guarded(sim, an_expired_token_costs_no_failed_request(va, sim)).await,
+    );
     report
 }
 
@@ -298,10 +323,12 @@ pub async fn inquiry_finds_an_active_va_and_not_an_unknown_one(
     sim: &dyn VaSimulator,
 ) -> CheckResult {
     let (request, issued) = create_one(va, "INQ").await?;
-    let report = inquire(va, &handle(&request, Some(&issued))).await?;
+    let report = inquire(va, &handle(va, &request, Some(&issued))).await?;
     expect_state(&report, &[ProviderVaState::Active], "right after create")?;
     expect_same_va_number(&report, &issued)?;
-    let unknown = VaHandle::new(new_reference("UNK"), None, None, billed()?);
+    // With gateway-allocated numbers the gateway always knows the number it asks about.
+    let number = new_serial(va).and_then(|serial| va.va_number_for(serial));
+    let unknown = VaHandle::new(new_reference("UNK"), None, number, billed()?);
     match va.inquire(&unknown).await {
         Err(err) if err.kind == ErrorKind::NotFound => {}
         Err(err) => {
@@ -323,9 +350,10 @@ pub async fn inquiry_finds_an_active_va_and_not_an_unknown_one(
 
 /// A create whose answer never arrives (the provider acted, then hung) is ambiguous —
 /// never success, never `Unavailable` (which would let the gateway fail over and issue a
-/// second VA). Inquiry by the same reference alone then finds it `Active`, which is how
-/// the gateway resolves the timeout without a second create; the provider saw exactly
-/// one create.
+/// second VA). Inquiry by the same reference alone (with the number the gateway recorded
+/// beforehand, for adapters that take gateway-allocated numbers) then finds it `Active`,
+/// which is how the gateway resolves the timeout without a second create; the provider
+/// saw exactly one create.
 pub async fn create_timing_out_after_the_effect_is_ambiguous_and_resolved_by_inquiry(
     va: &dyn VirtualAccounts,
     sim: &dyn VaSimulator,
@@ -334,7 +362,7 @@ pub async fn create_timing_out_after_the_effect_is_ambiguous_and_resolved_by_inq
     let before = sim.calls(op);
     sim.faults()
         .push(FaultRule::once(op, Fault::HangAfterEffect { ms: HANG_MS }));
-    let request = create_request("HANG")?;
+    let request = create_request(va, "HANG")?;
     match va.create(&request).await {
         Err(err) if err.kind.is_ambiguous() => {}
         Err(err) => {
@@ -349,8 +377,9 @@ pub async fn create_timing_out_after_the_effect_is_ambiguous_and_resolved_by_inq
             ));
         }
     }
-    // What the gateway has after a timeout: our reference and the amount, nothing else.
-    let by_reference = VaHandle::new(request.reference.clone(), None, None, request.amount);
+    // What the gateway has after a timeout: our reference and the amount, plus the number
+    // it recorded before calling when it allocates numbers; nothing the provider answered.
+    let by_reference = handle(va, &request, None);
     let report = inquire(va, &by_reference).await?;
     expect_state(
         &report,
@@ -374,7 +403,7 @@ pub async fn provider_outage_is_retryable_and_a_garbled_answer_is_ambiguous(
     sim: &dyn VaSimulator,
 ) -> CheckResult {
     let create_op = sim.op_name(VaOp::Create);
-    let request = create_request("DOWN")?;
+    let request = create_request(va, "DOWN")?;
     sim.faults().push(FaultRule::once(create_op, Fault::Down));
     expect_unavailable(
         va.create(&request).await.map(|_| ()),
@@ -385,12 +414,12 @@ pub async fn provider_outage_is_retryable_and_a_garbled_answer_is_ambiguous(
     let inquire_op = sim.op_name(VaOp::Inquire);
     sim.faults()
         .push(FaultRule::once(inquire_op, Fault::Status { code: 503 }));
-    let result = va.inquire(&handle(&request, None)).await.map(|_| ());
+    let result = va.inquire(&handle(va, &request, None)).await.map(|_| ());
     expect_unavailable(result, "inquiry answered HTTP 503")?;
 
     sim.faults()
         .push(FaultRule::once(create_op, Fault::Malformed));
-    match va.create(&create_request("GARB")?).await {
+    match va.create(&create_request(va, "GARB")?).await {
         Err(err) if err.kind.is_ambiguous() => Ok(()),
         Err(err) => Err(format!(
             "create with a garbled answer: want Protocol or Timeout, got {err}"
@@ -444,8 +473,9 @@ pub async fn payment_shows_in_inquiry_and_in_one_verified_callback_event(
 ) -> CheckResult {
     let (request, issued) = create_one(va, "PAY").await?;
     let reference = request.reference.as_str();
+    obtain_token(inbound, sim).await?;
     let callback = sim.pay(reference, BILLED).map_err(sim_failed)?;
-    let report = inquire(va, &handle(&request, Some(&issued))).await?;
+    let report = inquire(va, &handle(va, &request, Some(&issued))).await?;
     expect_state(&report, &[ProviderVaState::Paid], "after the payment")?;
     if report.paid_amount != Some(billed()?) {
         return Err(format!(
@@ -483,7 +513,7 @@ pub async fn cancel_closes_an_unpaid_va_and_refuses_a_paid_one(
     sim: &dyn VaSimulator,
 ) -> CheckResult {
     let (request, issued) = create_one(va, "CNL").await?;
-    let unpaid = handle(&request, Some(&issued));
+    let unpaid = handle(va, &request, Some(&issued));
     va.cancel(&unpaid)
         .await
         .map_err(|err| format!("cancel of an unpaid VA failed: {err}"))?;
@@ -502,7 +532,7 @@ pub async fn cancel_closes_an_unpaid_va_and_refuses_a_paid_one(
     let (request, issued) = create_one(va, "CNP").await?;
     sim.pay(request.reference.as_str(), BILLED)
         .map_err(sim_failed)?;
-    match va.cancel(&handle(&request, Some(&issued))).await {
+    match va.cancel(&handle(va, &request, Some(&issued))).await {
         Err(err) if matches!(err.kind, ErrorKind::Conflict | ErrorKind::Rejected) => Ok(()),
         Err(err) => Err(format!(
             "cancel of a paid VA: want Conflict or Rejected, got {err}"
@@ -520,7 +550,7 @@ pub async fn update_changes_the_amount_or_says_not_supported(
     let (request, issued) = create_one(va, "UPD").await?;
     let new_amount = BILLED + 25_000;
     let update = UpdateVa::new(
-        handle(&request, Some(&issued)),
+        handle(va, &request, Some(&issued)),
         amount(new_amount)?,
         request.expires_at + time::Duration::days(1),
         request.customer.clone(),
@@ -536,6 +566,28 @@ pub async fn update_changes_the_amount_or_says_not_supported(
         return Err(format!(
             "the provider holds amount {}, want {want}",
             held.amount
+        ));
+    }
+    Ok(())
+}
+
+/// A provider token expiring between two calls (SNAP B2B tokens live 900 s) costs no
+/// failed request: after [`VaSimulator::expire_tokens`] the next create succeeds and the
+/// provider holds its VA. Trivially true for providers without tokens.
+pub async fn an_expired_token_costs_no_failed_request(
+    va: &dyn VirtualAccounts,
+    sim: &dyn VaSimulator,
+) -> CheckResult {
+    create_one(va, "TOK").await?;
+    sim.expire_tokens();
+    let (request, issued) = create_one(va, "TKX")
+        .await
+        .map_err(|why| format!("after the provider's token expired: {why}"))?;
+    let held = held_by_provider(sim, &request.reference)?;
+    if held.va_number != issued.va_number {
+        return Err(format!(
+            "create answered VA {} but the provider issued {}",
+            issued.va_number, held.va_number
         ));
     }
     Ok(())
@@ -558,14 +610,22 @@ fn billed() -> Result<Amount, String> {
     amount(BILLED)
 }
 
-fn create_request(tag: &str) -> Result<CreateVa, String> {
+/// A fresh serial below `10^digits` (never 0), for adapters whose numbering has one.
+fn new_serial(va: &dyn VirtualAccounts) -> Option<u64> {
+    let digits = va.numbering().serial_digits()?;
+    let limit = 10u64.saturating_pow(u32::from(digits.min(19)));
+    Some(rand::rng().random_range(1..limit.max(2)))
+}
+
+fn create_request(va: &dyn VirtualAccounts, tag: &str) -> Result<CreateVa, String> {
     let customer = Customer {
         name: "Budi Santoso".to_owned(),
         phone: Some("081234567890".to_owned()),
         email: Some("budi@example.com".to_owned()),
     };
     let expires_at = OffsetDateTime::now_utc() + time::Duration::days(1);
-    let request = CreateVa::new(new_reference(tag), billed()?, customer, expires_at);
+    let request = CreateVa::new(new_reference(tag), billed()?, customer, expires_at)
+        .with_serial(new_serial(va));
     Ok(request.with_description(Some("Conformance test".to_owned())))
 }
 
@@ -576,17 +636,20 @@ async fn create(va: &dyn VirtualAccounts, request: &CreateVa) -> Result<IssuedVa
 }
 
 async fn create_one(va: &dyn VirtualAccounts, tag: &str) -> Result<(CreateVa, IssuedVa), String> {
-    let request = create_request(tag)?;
+    let request = create_request(va, tag)?;
     let issued = create(va, &request).await?;
     Ok((request, issued))
 }
 
-/// The handle the gateway keeps for a VA: everything create answered, when it answered.
-fn handle(request: &CreateVa, issued: Option<&IssuedVa>) -> VaHandle {
+/// The handle the gateway keeps for a VA: everything create answered, when it answered;
+/// without an answer, the number the gateway recorded before calling the provider when it
+/// allocates numbers ([`VirtualAccounts::va_number_for`] of the request's serial).
+fn handle(va: &dyn VirtualAccounts, request: &CreateVa, issued: Option<&IssuedVa>) -> VaHandle {
+    let recorded = || request.serial.and_then(|serial| va.va_number_for(serial));
     VaHandle::new(
         request.reference.clone(),
         issued.and_then(|i| i.provider_reference.clone()),
-        issued.map(|i| i.va_number.clone()),
+        issued.map(|i| i.va_number.clone()).or_else(recorded),
         request.amount,
     )
 }
@@ -637,15 +700,67 @@ fn expect_unavailable(result: Result<(), ProviderError>, what: &str) -> CheckRes
     }
 }
 
-/// The raw request as it would reach the gateway's callback endpoint.
-fn inbound_request(callback: &CapturedCallback) -> InboundRequest {
+/// The raw request as it would reach the gateway's callback endpoint: `path` is the path
+/// (and query) of the URL the simulator posts to, `sub_path` what follows
+/// `/v1/callbacks/{instance}/` in it (the whole path without its leading `/` when the URL
+/// has another shape).
+pub(crate) fn inbound_request(callback: &CapturedCallback) -> InboundRequest {
+    let path = callback
+        .url
+        .as_deref()
+        .map_or_else(|| "/".to_owned(), crate::snap::signed_path);
+    let sub_path = callback_sub_path(&path);
     InboundRequest::new(
         callback.method.clone(),
-        "",
+        sub_path,
         callback.headers.clone(),
         callback.body.clone(),
         OffsetDateTime::now_utc(),
     )
+    .with_path(path)
+}
+
+fn callback_sub_path(path: &str) -> String {
+    let without_query = path.split('?').next().unwrap_or_default();
+    let relative = without_query.trim_start_matches('/');
+    match relative.strip_prefix("v1/callbacks/") {
+        Some(rest) => rest
+            .split_once('/')
+            .map_or_else(String::new, |(_, sub)| sub.to_owned()),
+        None => relative.to_owned(),
+    }
+}
+
+/// Hands the provider's token request (if it sends one) to the adapter and the adapter's
+/// token to the simulator.
+async fn obtain_token(inbound: &dyn InboundNotifications, sim: &dyn VaSimulator) -> CheckResult {
+    let Some(request) = sim.token_request() else {
+        return Ok(());
+    };
+    let parsed = inbound
+        .verify_and_parse(&inbound_request(&request))
+        .await
+        .map_err(|err| format!("the provider's token request was refused: {err}"))?;
+    let Inbound::Reply(reply) = parsed else {
+        return Err(format!(
+            "the provider's token request gave {parsed:?}, want a reply"
+        ));
+    };
+    let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+    let token = answer
+        .get("accessToken")
+        .and_then(serde_json::Value::as_str);
+    match token {
+        Some(token) if reply.status == 200 && !token.is_empty() => {
+            sim.use_token(token);
+            Ok(())
+        }
+        _ => Err(format!(
+            "the token reply is HTTP {} without an accessToken: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        )),
+    }
 }
 
 async fn one_event(

@@ -1,0 +1,416 @@
+//! Payments end to end through the real router and the AstraPay simulator: each method's
+//! action → paid → event; failed; expired; refunds full and partial; forged and replayed
+//! notifications; a lost callback resolved by status polling; a create timeout resolved by
+//! inquiry; a token expiring mid-run; tenancy.
+
+use std::time::Duration;
+
+use mocks::{CallbackOptions, CapturedCallback, Fault, FaultRule, Tamper};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Options, TestApp, payment_body};
+use crate::on_both_backends;
+
+const PAYMENT_EVENTS: &str = "SELECT COUNT(*) FROM provider_events WHERE resource_id = $1";
+
+/// Posts a captured provider request to the gateway as is; returns status and JSON body.
+async fn post_captured(app: &TestApp, captured: &CapturedCallback) -> (u16, Value) {
+    let url = captured.url.clone().expect("captured callback has a URL");
+    let mut request = app.http.post(url).body(captured.body.clone());
+    for (name, value) in &captured.headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Has the simulator hold a token the gateway issued (AstraPay's token step).
+async fn hand_token(app: &TestApp) {
+    let (status, body) = post_captured(app, &app.astrapay.token_request()).await;
+    assert_eq!(status, 200, "token request refused: {body}");
+    assert_eq!(body["responseCode"], "2007300");
+    app.astrapay
+        .use_token(body["accessToken"].as_str().expect("token"));
+}
+
+async fn astrapay_redirect_is_paid_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-1", 125_000, "astrapay"))
+        .await;
+    assert_eq!(payment["status"], "pending");
+    assert_eq!(payment["provider"], "astrapay_main");
+    assert_eq!(payment["action"]["type"], "redirect");
+    let url = payment["action"]["url"].as_str().expect("url");
+    assert!(url.starts_with("https://"), "{url}");
+    let id = payment["id"].as_str().expect("id");
+    let outcomes = app
+        .astrapay
+        .complete_with(id, CallbackOptions::repeated(4, true))
+        .await
+        .expect("notify");
+    for o in &outcomes {
+        assert_eq!(o.status, 200, "{}", o.body);
+        assert!(o.body.contains("2005600"), "{}", o.body);
+    }
+    let paid = app.payment_reaches(id, "paid").await;
+    assert_eq!(paid["paid_amount"], 125_000);
+    assert!(paid["paid_at"].is_string());
+    assert_eq!(app.count(PAYMENT_EVENTS, id).await, 1, "one provider event");
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.event_types_for(id) == vec!["payment.paid".to_owned()]
+        })
+        .await,
+        "exactly one payment.paid: {:?}",
+        app.event_types_for(id)
+    );
+}
+on_both_backends!(astrapay_redirect_is_paid_once);
+
+async fn qris_shows_a_qr_and_is_paid(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let payment = app.pay_body(&payment_body("ORDER-QR", 50_000, "qris")).await;
+    assert_eq!(payment["action"]["type"], "qr");
+    let qr = payment["action"]["qr_string"].as_str().expect("qr");
+    assert!(qr.starts_with("000201"), "{qr}");
+    let id = payment["id"].as_str().expect("id");
+    let outcome = app.astrapay.complete(id).await.expect("notify");
+    assert_eq!(outcome.status, 200, "{}", outcome.body);
+    assert!(outcome.body.contains("2005200"), "{}", outcome.body);
+    app.payment_reaches(id, "paid").await;
+}
+on_both_backends!(qris_shows_a_qr_and_is_paid);
+
+async fn failed_and_expired_are_final(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let failing = app.pay_body(&payment_body("ORDER-F", 10_000, "astrapay")).await;
+    let failing = failing["id"].as_str().expect("id");
+    app.astrapay.fail(failing).await.expect("notify");
+    app.payment_reaches(failing, "failed").await;
+    let expiring = app.pay_body(&payment_body("ORDER-E", 10_000, "qris")).await;
+    let expiring = expiring["id"].as_str().expect("id");
+    app.astrapay.expire(expiring).await.expect("notify");
+    app.payment_reaches(expiring, "expired").await;
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.event_types_for(failing) == vec!["payment.failed".to_owned()]
+                && app.event_types_for(expiring) == vec!["payment.expired".to_owned()]
+        })
+        .await
+    );
+    // A refund of an unpaid payment is refused and moves nothing.
+    let refused = app
+        .signed(
+            "demo",
+            "POST",
+            &format!("/v1/payments/{failing}/refunds"),
+            Some(&json!({"amount": 1000, "reason": "test"})),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 409);
+    let problem: Value = refused.json().await.expect("json");
+    assert_eq!(problem["code"], "payment_not_refundable");
+}
+on_both_backends!(failed_and_expired_are_final);
+
+async fn refund(app: &TestApp, id: &str, amount: i64) -> reqwest::Response {
+    app.signed(
+        "demo",
+        "POST",
+        &format!("/v1/payments/{id}/refunds"),
+        Some(&json!({"amount": amount, "reason": "customer returned the goods"})),
+    )
+    .send()
+    .await
+    .expect("send")
+}
+
+async fn refunds_partial_then_full_never_above_paid(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let payment = app.pay_body(&payment_body("ORDER-R", 100_000, "astrapay")).await;
+    let id = payment["id"].as_str().expect("id");
+    app.astrapay.complete(id).await.expect("notify");
+    app.payment_reaches(id, "paid").await;
+
+    let first = refund(&app, id, 30_000).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.expect("json");
+    assert_eq!(first["refund"]["status"], "succeeded");
+    assert_eq!(first["payment"]["status"], "partially_refunded");
+    assert_eq!(first["payment"]["refunded_amount"], 30_000);
+
+    let too_much = refund(&app, id, 70_001).await;
+    assert_eq!(too_much.status(), 422);
+    let problem: Value = too_much.json().await.expect("json");
+    assert_eq!(problem["refundable_amount"], 70_000);
+
+    // Two concurrent refunds of the whole remainder: exactly one goes through.
+    let (a, b) = tokio::join!(refund(&app, id, 70_000), refund(&app, id, 70_000));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 422]);
+    let done = app.payment_reaches(id, "refunded").await;
+    assert_eq!(done["refunded_amount"], 100_000);
+    let at_provider = app.astrapay.payment(id).expect("held");
+    assert_eq!(at_provider.refunded, 100_000, "the provider moved exactly what was paid");
+    let refunds = app
+        .get_json("demo", &format!("/v1/payments/{id}/refunds"))
+        .await;
+    let succeeded = refunds["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| r["status"] == "succeeded")
+        .count();
+    assert_eq!(succeeded, 2);
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.event_types_for(id)
+                == vec![
+                    "payment.paid".to_owned(),
+                    "payment.refunded".to_owned(),
+                    "payment.refunded".to_owned(),
+                ]
+        })
+        .await,
+        "{:?}",
+        app.event_types_for(id)
+    );
+}
+on_both_backends!(refunds_partial_then_full_never_above_paid);
+
+async fn forged_and_replayed_notifications_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let payment = app.pay_body(&payment_body("ORDER-X", 80_000, "astrapay")).await;
+    let id = payment["id"].as_str().expect("id");
+    // The customer pays; the notification is not posted yet.
+    app.astrapay
+        .complete_with(id, CallbackOptions::repeated(0, false))
+        .await
+        .expect("record");
+    hand_token(&app).await;
+    for tamper in [Tamper::FlipByte, Tamper::WrongKey, Tamper::StaleTimestamp] {
+        let forged = app.astrapay.notification_for(id, tamper).expect("built");
+        let (status, body) = post_captured(&app, &forged).await;
+        assert_eq!(status, 401, "{tamper:?}: {body}");
+        assert!(
+            body["responseCode"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("40156")),
+            "{tamper:?}: {body}"
+        );
+    }
+    assert_eq!(app.count(PAYMENT_EVENTS, id).await, 0, "nothing stored");
+    let current = app.get_json("demo", &format!("/v1/payments/{id}")).await;
+    assert_eq!(current["status"], "pending");
+
+    let genuine = app.astrapay.notification_for(id, Tamper::None).expect("built");
+    let (status, body) = post_captured(&app, &genuine).await;
+    assert_eq!((status, body["responseCode"].clone()), (200, json!("2005600")));
+    // The very same request again (same X-EXTERNAL-ID): a replay, refused, nothing stored.
+    let (status, body) = post_captured(&app, &genuine).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["responseCode"], "4095600");
+    // The provider's own retry (fresh X-EXTERNAL-ID): acknowledged, changes nothing.
+    let retry = app.astrapay.notification_for(id, Tamper::None).expect("built");
+    let (status, _) = post_captured(&app, &retry).await;
+    assert_eq!(status, 200);
+    app.payment_reaches(id, "paid").await;
+    assert_eq!(app.count(PAYMENT_EVENTS, id).await, 1);
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.event_types_for(id) == vec!["payment.paid".to_owned()]
+        })
+        .await
+    );
+}
+on_both_backends!(forged_and_replayed_notifications_change_nothing);
+
+async fn a_lost_callback_is_resolved_by_status_polling(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let payment = app.pay_body(&payment_body("ORDER-P", 42_000, "astrapay")).await;
+    let id = payment["id"].as_str().expect("id");
+    app.astrapay
+        .complete_with(id, CallbackOptions::repeated(0, false))
+        .await
+        .expect("record");
+    let paid = app.payment_reaches(id, "paid").await;
+    assert_eq!(paid["paid_amount"], 42_000);
+    assert!(app.astrapay.calls("debit-status") >= 1);
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.event_types_for(id) == vec!["payment.paid".to_owned()]
+        })
+        .await
+    );
+}
+on_both_backends!(a_lost_callback_is_resolved_by_status_polling);
+
+async fn a_create_timeout_is_pending_and_never_sent_twice(backend: Backend) {
+    let mut options = Options::new(backend);
+    options.provider_timeout_ms = 500;
+    let app = TestApp::spawn_with(options).await;
+    app.astrapay.faults().push(FaultRule {
+        op: Some("debit-payment".into()),
+        fault: Fault::HangAfterEffect { ms: 1_500 },
+        times: Some(1),
+    });
+    let response = app
+        .signed(
+            "demo",
+            "POST",
+            "/v1/payments",
+            Some(&payment_body("ORDER-T", 60_000, "astrapay")),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 504);
+    let problem: Value = response.json().await.expect("json");
+    assert_eq!(problem["code"], "provider_timeout");
+    assert_eq!(problem["status"], 504);
+    assert_eq!(problem["resource_status"], "pending");
+    let id = problem["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.astrapay.calls("debit-payment"), 1);
+    // The scheduler asks; the provider has it, waiting for the customer.
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.astrapay.calls("debit-status") >= 1
+        })
+        .await
+    );
+    app.astrapay.complete(&id).await.expect("notify");
+    app.payment_reaches(&id, "paid").await;
+    assert_eq!(app.astrapay.calls("debit-payment"), 1, "never created twice");
+}
+on_both_backends!(a_create_timeout_is_pending_and_never_sent_twice);
+
+async fn a_token_expiring_mid_run_costs_no_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.pay_body(&payment_body("ORDER-K1", 1_000, "astrapay")).await;
+    let before = app.astrapay.tokens_issued();
+    app.astrapay.expire_tokens();
+    for n in 0..3 {
+        app.pay_body(&payment_body(&format!("ORDER-K{}", n + 2), 1_000, "qris"))
+            .await;
+    }
+    assert_eq!(
+        app.astrapay.tokens_issued(),
+        before + 1,
+        "one refresh after the provider refused the expired token"
+    );
+}
+on_both_backends!(a_token_expiring_mid_run_costs_no_request);
+
+async fn payments_are_the_owners_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let payment = app.pay_body(&payment_body("ORDER-O", 5_000, "astrapay")).await;
+    let id = payment["id"].as_str().expect("id");
+    let seen = app
+        .signed("demo2", "GET", &format!("/v1/payments/{id}"), None)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(seen.status(), 404);
+    let refund = app
+        .signed(
+            "demo2",
+            "POST",
+            &format!("/v1/payments/{id}/refunds"),
+            Some(&json!({"amount": 1, "reason": "x"})),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refund.status(), 404);
+    // demo2 has no payment route at all.
+    let none = app
+        .signed(
+            "demo2",
+            "POST",
+            "/v1/payments",
+            Some(&payment_body("ORDER-O", 5_000, "astrapay")),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(none.status(), 422);
+    let problem: Value = none.json().await.expect("json");
+    assert_eq!(problem["code"], "method_not_available");
+}
+on_both_backends!(payments_are_the_owners_alone);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_payment_requests_list_every_field() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app
+        .signed(
+            "demo",
+            "POST",
+            "/v1/payments",
+            Some(&json!({
+                "reference": "",
+                "amount": 0,
+                "method": "Astra Pay",
+                "customer": {"name": " "},
+                "return_url": "ftp://x",
+                "expires_at": "yesterday",
+            })),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.expect("json");
+    assert_eq!(problem["code"], "validation_failed");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    for field in [
+        "reference",
+        "amount",
+        "method",
+        "customer.name",
+        "return_url",
+        "expires_at",
+    ] {
+        assert!(fields.contains(&field), "{field} missing from {fields:?}");
+    }
+    let unknown = app
+        .signed(
+            "demo",
+            "POST",
+            "/v1/payments",
+            Some(&payment_body("ORDER-U", 5_000, "gopay")),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unknown.status(), 422);
+    let problem: Value = unknown.json().await.expect("json");
+    assert_eq!(problem["code"], "method_not_available");
+    // Same reference twice: 409 with the existing id.
+    let first = app.pay_body(&payment_body("ORDER-D", 5_000, "astrapay")).await;
+    let again = app
+        .signed(
+            "demo",
+            "POST",
+            "/v1/payments",
+            Some(&payment_body("ORDER-D", 5_000, "astrapay")),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status(), 409);
+    let problem: Value = again.json().await.expect("json");
+    assert_eq!(problem["code"], "reference_exists");
+    assert_eq!(problem["id"], first["id"]);
+}
