@@ -202,10 +202,9 @@ async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator
                 Some(adapter_snap::NotifyAuth::Asymmetric) => {
                     BniSnapNotify::asymmetric(&notify_key)
                 }
-                _ => BniSnapNotify::symmetric(
-                    &notify_key,
-                    &secret(c.notify_client_secret.as_ref()),
-                ),
+                _ => {
+                    BniSnapNotify::symmetric(&notify_key, &secret(c.notify_client_secret.as_ref()))
+                }
             };
             let mut config = BniSnapConfig::new(
                 c.client_key.as_deref().unwrap_or_default(),
@@ -240,10 +239,8 @@ async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator
             Ok((Simulator::Nicepay(sim), running))
         }
         ProviderConfig::Doku(c) => {
-            let sim = DokuSimulator::new(DokuConfig::new(
-                &c.client_id,
-                c.secret_key.expose_secret(),
-            ));
+            let sim =
+                DokuSimulator::new(DokuConfig::new(&c.client_id, c.secret_key.expose_secret()));
             let running = sim.spawn(any).await?;
             Ok((Simulator::Doku(sim), running))
         }

@@ -16,8 +16,8 @@ use serde_json::json;
 
 use crate::helpers::{
     ASTRAPAY_CLIENT, ASTRAPAY_NOTIFY_KEY, ASTRAPAY_NOTIFY_SECRET, ASTRAPAY_SECRET, BNI_CLIENT,
-    BNI_NOTIFY_KEY, BNI_NOTIFY_SECRET, BNI_SECRET, BNI_SNAP_KEY, BNI_SNAP_PARTNER,
-    BNI_SNAP_PREFIX, BNI_SNAP_SECRET, DOKU_CLIENT, DOKU_SECRET, NICEPAY_IMID, NICEPAY_KEY,
+    BNI_NOTIFY_KEY, BNI_NOTIFY_SECRET, BNI_SECRET, BNI_SNAP_KEY, BNI_SNAP_PARTNER, BNI_SNAP_PREFIX,
+    BNI_SNAP_SECRET, DOKU_CLIENT, DOKU_SECRET, NICEPAY_IMID, NICEPAY_KEY,
 };
 
 /// Well below `va::HANG_MS`, so a create that hangs after its effect times out quickly.
@@ -125,7 +125,10 @@ async fn bni_snap_passes_the_virtual_account_conformance_suite() {
         BNI_SNAP_SECRET,
         BniSnapNotify::symmetric(BNI_NOTIFY_KEY, BNI_NOTIFY_SECRET),
     ));
-    let running = sim.spawn(any_local_port()).await.expect("bni snap simulator");
+    let running = sim
+        .spawn(any_local_port())
+        .await
+        .expect("bni snap simulator");
     let root = callback_root("bni_snap");
     sim.set_urls(
         &format!("{root}/v1.0/access-token/b2b"),
@@ -159,7 +162,10 @@ async fn astrapay_passes_the_payments_conformance_suite_for_each_method() {
         ASTRAPAY_NOTIFY_KEY,
         ASTRAPAY_NOTIFY_SECRET,
     ));
-    let running = sim.spawn(any_local_port()).await.expect("astrapay simulator");
+    let running = sim
+        .spawn(any_local_port())
+        .await
+        .expect("astrapay simulator");
     let root = callback_root("astrapay_main");
     sim.set_urls(
         &format!("{root}/v1.0/access-token/b2b"),

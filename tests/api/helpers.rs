@@ -101,7 +101,13 @@ impl Options {
     pub fn new(backend: Backend) -> Self {
         Options {
             backend,
-            demo_route: vec!["bni_main", "nicepay_main", "doku_main", "bni_snap", "bni_h2h"],
+            demo_route: vec![
+                "bni_main",
+                "nicepay_main",
+                "doku_main",
+                "bni_snap",
+                "bni_h2h",
+            ],
             bni_billing_type: "i",
             provider_timeout_ms: 2_000,
             rate_per_second: 10_000,

@@ -72,7 +72,9 @@ on_both_backends!(astrapay_redirect_is_paid_once);
 
 async fn qris_shows_a_qr_and_is_paid(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let payment = app.pay_body(&payment_body("ORDER-QR", 50_000, "qris")).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-QR", 50_000, "qris"))
+        .await;
     assert_eq!(payment["action"]["type"], "qr");
     let qr = payment["action"]["qr_string"].as_str().expect("qr");
     assert!(qr.starts_with("000201"), "{qr}");
@@ -86,7 +88,9 @@ on_both_backends!(qris_shows_a_qr_and_is_paid);
 
 async fn failed_and_expired_are_final(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let failing = app.pay_body(&payment_body("ORDER-F", 10_000, "astrapay")).await;
+    let failing = app
+        .pay_body(&payment_body("ORDER-F", 10_000, "astrapay"))
+        .await;
     let failing = failing["id"].as_str().expect("id");
     app.astrapay.fail(failing).await.expect("notify");
     app.payment_reaches(failing, "failed").await;
@@ -132,7 +136,9 @@ async fn refund(app: &TestApp, id: &str, amount: i64) -> reqwest::Response {
 
 async fn refunds_partial_then_full_never_above_paid(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let payment = app.pay_body(&payment_body("ORDER-R", 100_000, "astrapay")).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-R", 100_000, "astrapay"))
+        .await;
     let id = payment["id"].as_str().expect("id");
     app.astrapay.complete(id).await.expect("notify");
     app.payment_reaches(id, "paid").await;
@@ -157,7 +163,10 @@ async fn refunds_partial_then_full_never_above_paid(backend: Backend) {
     let done = app.payment_reaches(id, "refunded").await;
     assert_eq!(done["refunded_amount"], 100_000);
     let at_provider = app.astrapay.payment(id).expect("held");
-    assert_eq!(at_provider.refunded, 100_000, "the provider moved exactly what was paid");
+    assert_eq!(
+        at_provider.refunded, 100_000,
+        "the provider moved exactly what was paid"
+    );
     let refunds = app
         .get_json("demo", &format!("/v1/payments/{id}/refunds"))
         .await;
@@ -186,7 +195,9 @@ on_both_backends!(refunds_partial_then_full_never_above_paid);
 
 async fn forged_and_replayed_notifications_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let payment = app.pay_body(&payment_body("ORDER-X", 80_000, "astrapay")).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-X", 80_000, "astrapay"))
+        .await;
     let id = payment["id"].as_str().expect("id");
     // The customer pays; the notification is not posted yet.
     app.astrapay
@@ -209,15 +220,24 @@ async fn forged_and_replayed_notifications_change_nothing(backend: Backend) {
     let current = app.get_json("demo", &format!("/v1/payments/{id}")).await;
     assert_eq!(current["status"], "pending");
 
-    let genuine = app.astrapay.notification_for(id, Tamper::None).expect("built");
+    let genuine = app
+        .astrapay
+        .notification_for(id, Tamper::None)
+        .expect("built");
     let (status, body) = post_captured(&app, &genuine).await;
-    assert_eq!((status, body["responseCode"].clone()), (200, json!("2005600")));
+    assert_eq!(
+        (status, body["responseCode"].clone()),
+        (200, json!("2005600"))
+    );
     // The very same request again (same X-EXTERNAL-ID): a replay, refused, nothing stored.
     let (status, body) = post_captured(&app, &genuine).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["responseCode"], "4095600");
     // The provider's own retry (fresh X-EXTERNAL-ID): acknowledged, changes nothing.
-    let retry = app.astrapay.notification_for(id, Tamper::None).expect("built");
+    let retry = app
+        .astrapay
+        .notification_for(id, Tamper::None)
+        .expect("built");
     let (status, _) = post_captured(&app, &retry).await;
     assert_eq!(status, 200);
     app.payment_reaches(id, "paid").await;
@@ -233,7 +253,9 @@ on_both_backends!(forged_and_replayed_notifications_change_nothing);
 
 async fn a_lost_callback_is_resolved_by_status_polling(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let payment = app.pay_body(&payment_body("ORDER-P", 42_000, "astrapay")).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-P", 42_000, "astrapay"))
+        .await;
     let id = payment["id"].as_str().expect("id");
     app.astrapay
         .complete_with(id, CallbackOptions::repeated(0, false))
@@ -286,13 +308,18 @@ async fn a_create_timeout_is_pending_and_never_sent_twice(backend: Backend) {
     );
     app.astrapay.complete(&id).await.expect("notify");
     app.payment_reaches(&id, "paid").await;
-    assert_eq!(app.astrapay.calls("debit-payment"), 1, "never created twice");
+    assert_eq!(
+        app.astrapay.calls("debit-payment"),
+        1,
+        "never created twice"
+    );
 }
 on_both_backends!(a_create_timeout_is_pending_and_never_sent_twice);
 
 async fn a_token_expiring_mid_run_costs_no_request(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.pay_body(&payment_body("ORDER-K1", 1_000, "astrapay")).await;
+    app.pay_body(&payment_body("ORDER-K1", 1_000, "astrapay"))
+        .await;
     let before = app.astrapay.tokens_issued();
     app.astrapay.expire_tokens();
     for n in 0..3 {
@@ -309,7 +336,9 @@ on_both_backends!(a_token_expiring_mid_run_costs_no_request);
 
 async fn payments_are_the_owners_alone(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let payment = app.pay_body(&payment_body("ORDER-O", 5_000, "astrapay")).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-O", 5_000, "astrapay"))
+        .await;
     let id = payment["id"].as_str().expect("id");
     let seen = app
         .signed("demo2", "GET", &format!("/v1/payments/{id}"), None)
@@ -398,7 +427,9 @@ async fn bad_payment_requests_list_every_field() {
     let problem: Value = unknown.json().await.expect("json");
     assert_eq!(problem["code"], "method_not_available");
     // Same reference twice: 409 with the existing id.
-    let first = app.pay_body(&payment_body("ORDER-D", 5_000, "astrapay")).await;
+    let first = app
+        .pay_body(&payment_body("ORDER-D", 5_000, "astrapay"))
+        .await;
     let again = app
         .signed(
             "demo",

@@ -31,7 +31,9 @@ async fn paid_once(app: &TestApp, id: &str) {
 
 async fn doku_snap_va_is_paid(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let va = app.issue_body(&with_provider("INV-DOKU-1", 150_000, "doku_main")).await;
+    let va = app
+        .issue_body(&with_provider("INV-DOKU-1", 150_000, "doku_main"))
+        .await;
     assert_eq!(va["status"], "active");
     assert_eq!(va["bank"], "BNI");
     let number = va["va_number"].as_str().expect("number");
@@ -46,7 +48,9 @@ async fn doku_snap_va_is_paid(backend: Backend) {
         assert_eq!(o.status, 200, "{}", o.body);
         assert!(o.body.contains("2002500"), "{}", o.body);
     }
-    let paid = app.get_json("demo", &format!("/v1/virtual-accounts/{id}")).await;
+    let paid = app
+        .get_json("demo", &format!("/v1/virtual-accounts/{id}"))
+        .await;
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["paid_amount"], 150_000);
     assert_eq!(app.count(VA_EVENTS, id).await, 1);
@@ -56,9 +60,16 @@ on_both_backends!(doku_snap_va_is_paid);
 
 async fn bni_snap_va_is_paid_and_forgeries_store_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let va = app.issue_body(&with_provider("INV-BNI-1", 75_000, "bni_snap")).await;
+    let va = app
+        .issue_body(&with_provider("INV-BNI-1", 75_000, "bni_snap"))
+        .await;
     let id = va["id"].as_str().expect("id");
-    assert!(va["va_number"].as_str().expect("number").starts_with("8123"));
+    assert!(
+        va["va_number"]
+            .as_str()
+            .expect("number")
+            .starts_with("8123")
+    );
     for tamper in [Tamper::FlipByte, Tamper::WrongKey, Tamper::StaleTimestamp] {
         let forged = app
             .bni_snap
@@ -70,7 +81,11 @@ async fn bni_snap_va_is_paid_and_forgeries_store_nothing(backend: Backend) {
     assert_eq!(app.count(VA_EVENTS, id).await, 0, "forgeries store nothing");
     let genuine = app.bni_snap.pay(id, 75_000).await.expect("paid");
     assert_eq!(genuine.status, 200, "{}", genuine.body);
-    assert!(genuine.body.contains("\"paymentFlagStatus\":\"00\""), "{}", genuine.body);
+    assert!(
+        genuine.body.contains("\"paymentFlagStatus\":\"00\""),
+        "{}",
+        genuine.body
+    );
     let again = app.bni_snap.redeliver_last(id).await.expect("resent");
     assert_eq!(again.status, 200, "a provider retry is acknowledged");
     assert_eq!(app.count(VA_EVENTS, id).await, 1);
@@ -85,15 +100,29 @@ fn code(answer: &Value) -> &str {
 async fn host_to_host_va_is_asked_about_and_paid_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let prefix = BNI_H2H_PREFIX.len();
-    let va = app.issue_body(&with_provider("INV-H2H-1", 200_000, "bni_h2h")).await;
+    let va = app
+        .issue_body(&with_provider("INV-H2H-1", 200_000, "bni_h2h"))
+        .await;
     assert_eq!(va["status"], "active", "issued without a call to the bank");
     let number = va["va_number"].as_str().expect("number").to_owned();
-    assert!(number.starts_with(BNI_H2H_PREFIX) && number.len() == 16, "{number}");
+    assert!(
+        number.starts_with(BNI_H2H_PREFIX) && number.len() == 16,
+        "{number}"
+    );
     let id = va["id"].as_str().expect("id");
 
     // The wrong amount is refused, nothing is stored.
-    let wrong = app.bni_h2h.pay_h2h(&number, 199_999, prefix).await.expect("asked");
-    assert_eq!(code(&wrong.inquiry.body), "2002400", "{}", wrong.inquiry.body);
+    let wrong = app
+        .bni_h2h
+        .pay_h2h(&number, 199_999, prefix)
+        .await
+        .expect("asked");
+    assert_eq!(
+        code(&wrong.inquiry.body),
+        "2002400",
+        "{}",
+        wrong.inquiry.body
+    );
     assert_eq!(
         wrong.inquiry.body["virtualAccountData"]["totalAmount"]["value"],
         "200000.00"
@@ -102,7 +131,11 @@ async fn host_to_host_va_is_asked_about_and_paid_once(backend: Backend) {
     assert_eq!(code(&refused.body), "4042513", "{}", refused.body);
     assert_eq!(app.count(VA_EVENTS, id).await, 0);
 
-    let paid = app.bni_h2h.pay_h2h(&number, 200_000, prefix).await.expect("paid");
+    let paid = app
+        .bni_h2h
+        .pay_h2h(&number, 200_000, prefix)
+        .await
+        .expect("paid");
     let accepted = paid.payment.expect("payment sent");
     assert_eq!(code(&accepted.body), "2002500", "{}", accepted.body);
     assert_eq!(
@@ -117,12 +150,18 @@ async fn host_to_host_va_is_asked_about_and_paid_once(backend: Backend) {
     assert_eq!(replayed.status, 409);
     assert_eq!(code(&replayed.body), "4092500", "{}", replayed.body);
     assert_eq!(app.count(VA_EVENTS, id).await, 1);
-    let view = app.get_json("demo", &format!("/v1/virtual-accounts/{id}")).await;
+    let view = app
+        .get_json("demo", &format!("/v1/virtual-accounts/{id}"))
+        .await;
     assert_eq!(view["status"], "paid");
     paid_once(&app, id).await;
 
     // Paid already: the bank is told so at the inquiry.
-    let late = app.bni_h2h.pay_h2h(&number, 200_000, prefix).await.expect("asked");
+    let late = app
+        .bni_h2h
+        .pay_h2h(&number, 200_000, prefix)
+        .await
+        .expect("asked");
     assert_eq!(code(&late.inquiry.body), "4042414", "{}", late.inquiry.body);
     assert!(late.payment.is_none());
     // A number the gateway never issued.
@@ -131,7 +170,12 @@ async fn host_to_host_va_is_asked_about_and_paid_once(backend: Backend) {
         .pay_h2h(&format!("{BNI_H2H_PREFIX}999999999999"), 1_000, prefix)
         .await
         .expect("asked");
-    assert_eq!(code(&unknown.inquiry.body), "4042412", "{}", unknown.inquiry.body);
+    assert_eq!(
+        code(&unknown.inquiry.body),
+        "4042412",
+        "{}",
+        unknown.inquiry.body
+    );
     assert_eq!(app.count(VA_EVENTS, id).await, 1);
 }
 on_both_backends!(host_to_host_va_is_asked_about_and_paid_once);
@@ -139,19 +183,35 @@ on_both_backends!(host_to_host_va_is_asked_about_and_paid_once);
 async fn host_to_host_cancelled_and_expired_vas_refuse_payment(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let prefix = BNI_H2H_PREFIX.len();
-    let va = app.issue_body(&with_provider("INV-H2H-C", 10_000, "bni_h2h")).await;
+    let va = app
+        .issue_body(&with_provider("INV-H2H-C", 10_000, "bni_h2h"))
+        .await;
     let (id, number) = (
         va["id"].as_str().expect("id").to_owned(),
         va["va_number"].as_str().expect("number").to_owned(),
     );
     let cancelled = app
-        .signed("demo", "POST", &format!("/v1/virtual-accounts/{id}/cancel"), None)
+        .signed(
+            "demo",
+            "POST",
+            &format!("/v1/virtual-accounts/{id}/cancel"),
+            None,
+        )
         .send()
         .await
         .expect("send");
     assert_eq!(cancelled.status(), 200);
-    let asked = app.bni_h2h.pay_h2h(&number, 10_000, prefix).await.expect("asked");
-    assert_eq!(code(&asked.inquiry.body), "4042412", "{}", asked.inquiry.body);
+    let asked = app
+        .bni_h2h
+        .pay_h2h(&number, 10_000, prefix)
+        .await
+        .expect("asked");
+    assert_eq!(
+        code(&asked.inquiry.body),
+        "4042412",
+        "{}",
+        asked.inquiry.body
+    );
 
     let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
     let mut body = with_provider("INV-H2H-E", 10_000, "bni_h2h");
@@ -162,8 +222,17 @@ async fn host_to_host_cancelled_and_expired_vas_refuse_payment(backend: Backend)
     let va = app.issue_body(&body).await;
     let number = va["va_number"].as_str().expect("number").to_owned();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let asked = app.bni_h2h.pay_h2h(&number, 10_000, prefix).await.expect("asked");
-    assert_eq!(code(&asked.inquiry.body), "4042419", "{}", asked.inquiry.body);
+    let asked = app
+        .bni_h2h
+        .pay_h2h(&number, 10_000, prefix)
+        .await
+        .expect("asked");
+    assert_eq!(
+        code(&asked.inquiry.body),
+        "4042419",
+        "{}",
+        asked.inquiry.body
+    );
 }
 on_both_backends!(host_to_host_cancelled_and_expired_vas_refuse_payment);
 
@@ -218,7 +287,9 @@ async fn doku_checkout_redirect_paid_failed_expired(backend: Backend) {
         .expect("posted");
     assert_eq!(outcomes[0].status, 401);
     assert_eq!(app.count(VA_EVENTS, forged).await, 0);
-    let still = app.get_json("demo", &format!("/v1/payments/{forged}")).await;
+    let still = app
+        .get_json("demo", &format!("/v1/payments/{forged}"))
+        .await;
     assert_eq!(still["status"], "pending");
 }
 on_both_backends!(doku_checkout_redirect_paid_failed_expired);
