@@ -972,6 +972,9 @@ async fn checkout_status(
     .await
 }
 
+/// DOKU SNAP VA for the VA suite (our reference = `trxId`). Call
+/// [`DokuSimulator::set_urls`] first: the paths of those URLs are what the adapter sees
+/// (the token request at the token URL, payments at the VA notification URL).
 impl VaSimulator for DokuSimulator {
     fn op_name(&self, op: VaOp) -> &'static str {
         match op {

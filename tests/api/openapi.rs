@@ -47,7 +47,7 @@ async fn every_documented_operation_exists_on_the_real_router() {
             checked += 1;
         }
     }
-    assert!(checked >= 14, "only {checked} operations documented");
+    assert!(checked >= 19, "only {checked} operations documented");
     for expected in [
         "/v1/virtual-accounts",
         "/v1/virtual-accounts/{id}",
@@ -58,6 +58,10 @@ async fn every_documented_operation_exists_on_the_real_router() {
         "/v1/events/{id}/attempts",
         "/v1/events/{id}/redeliver",
         "/v1/callbacks/{instance}",
+        "/v1/callbacks/{instance}/{rest}",
+        "/v1/payments",
+        "/v1/payments/{id}",
+        "/v1/payments/{id}/refunds",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -76,6 +80,24 @@ async fn every_documented_operation_exists_on_the_real_router() {
         .await
         .expect("send");
     assert_eq!(absent.status(), 404);
+    // The callback sub-path takes several segments (SNAP's endpoints), as documented.
+    let snap = app
+        .http
+        .post(format!(
+            "{}/v1/callbacks/astrapay_main/v1.0/access-token/b2b",
+            app.base_url
+        ))
+        .body("{}")
+        .send()
+        .await
+        .expect("send");
+    let status = snap.status().as_u16();
+    let body: Value = snap.json().await.expect("json");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["responseCode"], "4007302",
+        "answered by the adapter in SNAP format"
+    );
 }
 
 #[tokio::test]

@@ -155,11 +155,13 @@ async fn refunds_partial_then_full_never_above_paid(backend: Backend) {
     let problem: Value = too_much.json().await.expect("json");
     assert_eq!(problem["refundable_amount"], 70_000);
 
-    // Two concurrent refunds of the whole remainder: exactly one goes through.
+    // Two concurrent refunds of the whole remainder: exactly one goes through; the other
+    // finds the amount reserved (422) or the payment already refunded (409).
     let (a, b) = tokio::join!(refund(&app, id, 70_000), refund(&app, id, 70_000));
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort_unstable();
-    assert_eq!(statuses, [201, 422]);
+    assert_eq!(statuses[0], 201, "{statuses:?}");
+    assert!(matches!(statuses[1], 409 | 422), "{statuses:?}");
     let done = app.payment_reaches(id, "refunded").await;
     assert_eq!(done["refunded_amount"], 100_000);
     let at_provider = app.astrapay.payment(id).expect("held");

@@ -39,7 +39,7 @@ async fn the_sandbox_issues_pays_and_delivers_to_the_echo_receiver() {
         .json()
         .await
         .expect("json");
-    assert_eq!(providers["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(providers["data"].as_array().map(Vec::len), Some(6));
 
     let signed = |method: &str, path: &str, body: Option<&Value>| {
         let text = body.map(Value::to_string).unwrap_or_default();
@@ -119,6 +119,75 @@ async fn the_sandbox_issues_pays_and_delivers_to_the_echo_receiver() {
     .await
     .expect("json");
     assert_eq!(va["provider"], "nicepay_sandbox");
+
+    // A payment through each provider, completed by its simulator.
+    for (reference, method) in [
+        ("SANDBOX-P1", "astrapay"),
+        ("SANDBOX-P2", "qris"),
+        ("SANDBOX-P3", "doku_checkout"),
+    ] {
+        let body = crate::helpers::payment_body(reference, 25_000, method);
+        let payment: Value = signed("POST", "/v1/payments", Some(&body))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        let id = payment["id"].as_str().expect("payment id").to_owned();
+        let done = http
+            .post(format!("{base}/sandbox/payments/{id}/complete"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(done.status(), 200, "{method}");
+        let paid: Value = signed("GET", &format!("/v1/payments/{id}"), None)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(paid["status"], "paid", "{method}: {paid}");
+    }
+
+    // A host-to-host VA: the simulated bank asks the gateway, then pays.
+    let mut body = va_body("SANDBOX-H2H", 30_000);
+    body["provider"] = json!("bni_h2h_sandbox");
+    let va: Value = signed("POST", "/v1/virtual-accounts", Some(&body))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let id = va["id"].as_str().expect("id").to_owned();
+    let paid: Value = http
+        .post(format!("{base}/sandbox/virtual-accounts/{id}/pay"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(paid["inquiry"]["responseCode"], "2002400", "{paid}");
+    assert_eq!(paid["payment"]["responseCode"], "2002500", "{paid}");
+    let events = receiver.wait_for(5, Duration::from_secs(10)).await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types.iter().filter(|t| **t == "payment.paid").count(),
+        3,
+        "{types:?}"
+    );
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "virtual_account.paid")
+            .count(),
+        2,
+        "{types:?}"
+    );
 
     server.abort();
     workers.iter().for_each(tokio::task::JoinHandle::abort);

@@ -883,3 +883,39 @@ fn expect_acknowledgements(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_paths_split_at_the_instance_root() {
+        let cases = [
+            (
+                "/v1/callbacks/doku_main/v1.0/access-token/b2b",
+                "v1.0/access-token/b2b",
+            ),
+            ("/v1/callbacks/doku_main", ""),
+            ("/v1/callbacks/doku_main/payments?x=1", "payments"),
+            ("/notify/here", "notify/here"),
+            ("/", ""),
+        ];
+        for (path, sub_path) in cases {
+            assert_eq!(callback_sub_path(path), sub_path, "{path}");
+        }
+        let captured = CapturedCallback {
+            url: Some(
+                "http://gw.test/v1/callbacks/doku_main/v1/transfer-va/payment?a=b".to_owned(),
+            ),
+            method: "POST".to_owned(),
+            headers: Vec::new(),
+            body: axum::body::Bytes::new(),
+        };
+        let request = inbound_request(&captured);
+        assert_eq!(request.sub_path, "v1/transfer-va/payment");
+        assert_eq!(
+            request.path,
+            "/v1/callbacks/doku_main/v1/transfer-va/payment?a=b"
+        );
+    }
+}

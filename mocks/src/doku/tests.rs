@@ -9,8 +9,8 @@ use tower::ServiceExt;
 use super::*;
 use crate::faults::{Fault, FaultRule};
 use crate::keys;
-use crate::wib;
 use crate::snap::{self, external_id, hmac_sha512_b64, rsa_sign_b64};
+use crate::wib;
 
 const CLIENT: &str = "BRN-0201-1700000000001";
 const SECRET: &str = "SK-doku-merchant-secret";
