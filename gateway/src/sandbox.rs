@@ -171,9 +171,9 @@ fn connect_simulator(simulator: &Simulator, root: &str) {
     match simulator {
         Simulator::Bni(sim) => sim.set_callback_url(root),
         Simulator::BniSnap(sim) => sim.set_urls(
-            &format!("{root}/v1.0/access-token/b2b"),
-            &format!("{root}/v1.0/transfer-va/inquiry"),
-            &format!("{root}/v1.0/transfer-va/payment"),
+            format!("{root}/v1.0/access-token/b2b"),
+            format!("{root}/v1.0/transfer-va/inquiry"),
+            format!("{root}/v1.0/transfer-va/payment"),
         ),
         Simulator::Nicepay(_) => {}
         Simulator::Doku(sim) => sim.set_urls(

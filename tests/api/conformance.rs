@@ -131,9 +131,9 @@ async fn bni_snap_passes_the_virtual_account_conformance_suite() {
         .expect("bni snap simulator");
     let root = callback_root("bni_snap");
     sim.set_urls(
-        &format!("{root}/v1.0/access-token/b2b"),
-        &format!("{root}/v1.0/transfer-va/inquiry"),
-        &format!("{root}/v1.0/transfer-va/payment"),
+        format!("{root}/v1.0/access-token/b2b"),
+        format!("{root}/v1.0/transfer-va/inquiry"),
+        format!("{root}/v1.0/transfer-va/payment"),
     );
     let config = serde_json::from_value(json!({
         "protocol": "snap",

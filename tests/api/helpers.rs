@@ -232,9 +232,9 @@ impl TestApp {
         for (sim, instance) in [(&bni_snap, "bni_snap"), (&bni_h2h, "bni_h2h")] {
             let root = format!("http://{addr}/v1/callbacks/{instance}");
             sim.set_urls(
-                &format!("{root}/v1.0/access-token/b2b"),
-                &format!("{root}/v1.0/transfer-va/inquiry"),
-                &format!("{root}/v1.0/transfer-va/payment"),
+                format!("{root}/v1.0/access-token/b2b"),
+                format!("{root}/v1.0/transfer-va/inquiry"),
+                format!("{root}/v1.0/transfer-va/payment"),
             );
         }
         let (state, tasks) = start(&settings_text, listener).await;
@@ -478,6 +478,19 @@ notify_client_secret = "{ASTRAPAY_NOTIFY_SECRET}"
 astrapay_public_key = """{astrapay_key}"""
 request_timeout_ms = {timeout}
 
+[providers.astrapay_app]
+kind = "astrapay"
+base_url = "{astrapay}"
+client_id = "{ASTRAPAY_CLIENT}"
+client_secret = "{ASTRAPAY_SECRET}"
+private_key = """{merchant_key}"""
+merchant_id = "9653109f-6c3e-4b7a-9d2e-1f0a5b8c7d64"
+in_app = true
+notify_client_key = "{ASTRAPAY_NOTIFY_KEY}"
+notify_client_secret = "{ASTRAPAY_NOTIFY_SECRET}"
+astrapay_public_key = """{astrapay_key}"""
+request_timeout_ms = {timeout}
+
 [providers.doku_main]
 kind = "doku"
 base_url = "{doku}"
@@ -523,7 +536,7 @@ webhook_url = "{receiver}/"
 webhook_secrets = ["{DEMO_WEBHOOK_SECRET}"]
 rate_limit = {{ per_second = {rate}, burst = {burst} }}
 routes.virtual_accounts = [{route}]
-routes.payments = ["astrapay_main", "doku_main"]
+routes.payments = ["astrapay_main", "doku_main", "astrapay_app"]
 
 [clients.demo2]
 secrets = ["{DEMO2_SECRET}"]

@@ -11,6 +11,11 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, Options, TestApp, payment_body};
 use crate::on_both_backends;
 
+fn sorted(mut types: Vec<String>) -> Vec<String> {
+    types.sort();
+    types
+}
+
 const PAYMENT_EVENTS: &str = "SELECT COUNT(*) FROM provider_events WHERE resource_id = $1";
 
 /// Posts a captured provider request to the gateway as is; returns status and JSON body.
@@ -181,12 +186,8 @@ async fn refunds_partial_then_full_never_above_paid(backend: Backend) {
     assert_eq!(succeeded, 2);
     assert!(
         app.eventually(Duration::from_secs(10), || async {
-            app.event_types_for(id)
-                == vec![
-                    "payment.paid".to_owned(),
-                    "payment.refunded".to_owned(),
-                    "payment.refunded".to_owned(),
-                ]
+            sorted(app.event_types_for(id))
+                == ["payment.paid", "payment.refunded", "payment.refunded"]
         })
         .await,
         "{:?}",
@@ -447,3 +448,151 @@ async fn bad_payment_requests_list_every_field() {
     assert_eq!(problem["code"], "reference_exists");
     assert_eq!(problem["id"], first["id"]);
 }
+
+async fn in_app_payments_answer_a_deeplink(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut body = payment_body("ORDER-APP", 33_000, "astrapay");
+    body["provider"] = json!("astrapay_app");
+    let payment = app.pay_body(&body).await;
+    assert_eq!(payment["provider"], "astrapay_app");
+    assert_eq!(payment["action"]["type"], "deeplink");
+    let url = payment["action"]["url"].as_str().expect("url");
+    assert!(url.starts_with("astrapay://"), "{url}");
+    let id = payment["id"].as_str().expect("id");
+    // Paid in the app; the notification goes elsewhere; the status poll finds it.
+    app.astrapay
+        .complete_with(id, CallbackOptions::repeated(0, false))
+        .await
+        .expect("record");
+    app.payment_reaches(id, "paid").await;
+    // A provider outside the route is refused.
+    let mut body = payment_body("ORDER-APP-2", 33_000, "astrapay");
+    body["provider"] = json!("bni_main");
+    let refused = app
+        .signed("demo", "POST", "/v1/payments", Some(&body))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 422);
+}
+on_both_backends!(in_app_payments_answer_a_deeplink);
+
+async fn a_retried_create_is_replayed_not_charged_twice(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = payment_body("ORDER-I", 12_000, "qris");
+    let send = |body: Value| {
+        app.signed("demo", "POST", "/v1/payments", Some(&body))
+            .header("Idempotency-Key", "order-i-attempt")
+            .send()
+    };
+    let first = send(body.clone()).await.expect("send");
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.expect("json");
+    let again = send(body.clone()).await.expect("send");
+    assert_eq!(again.status(), 201);
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(
+        app.astrapay.calls("qr-generate"),
+        1,
+        "one QR bill at the provider"
+    );
+    let mut other = body.clone();
+    other["amount"] = json!(12_001);
+    let reused = send(other).await.expect("send");
+    assert_eq!(reused.status(), 422);
+    let problem: Value = reused.json().await.expect("json");
+    assert_eq!(problem["code"], "idempotency_key_reused");
+}
+on_both_backends!(a_retried_create_is_replayed_not_charged_twice);
+
+/// Applies a provider's word to a payment directly, as a callback or a status poll would.
+async fn apply(app: &TestApp, id: &str, update: gateway::service::payments::Update) {
+    let id = id.to_owned();
+    app.state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move {
+                let row = gateway::store::payments::get_unscoped(conn, &id)
+                    .await?
+                    .expect("payment");
+                gateway::service::payments::apply_update(
+                    conn,
+                    &row,
+                    &update,
+                    gateway::store::now_ms(),
+                )
+                .await
+            })
+        })
+        .await
+        .expect("applied");
+}
+
+fn word(
+    state: contracts::payment::ProviderPaymentState,
+    amount: i64,
+) -> gateway::service::payments::Update {
+    gateway::service::payments::Update {
+        state,
+        amount: Some(amount),
+        paid_at: None,
+        refunded: None,
+    }
+}
+
+async fn amounts_are_checked_and_late_payments_flagged(backend: Backend) {
+    use contracts::payment::ProviderPaymentState::{Expired, Paid, Pending};
+    let app = TestApp::spawn(backend).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-M", 90_000, "astrapay"))
+        .await;
+    let id = payment["id"].as_str().expect("id");
+    // "Paid", but not what was charged: flagged, not applied.
+    apply(&app, id, word(Paid, 9_000)).await;
+    let view = app.get_json("demo", &format!("/v1/payments/{id}")).await;
+    assert_eq!(view["status"], "pending");
+    assert_eq!(view["flags"], json!(["amount_mismatch"]));
+    // Unknown or pending words change nothing.
+    apply(&app, id, word(Pending, 90_000)).await;
+    assert_eq!(
+        app.get_json("demo", &format!("/v1/payments/{id}")).await["status"],
+        "pending"
+    );
+    // Expired, then the provider says paid after all: the money moved, so paid, flagged.
+    apply(&app, id, word(Expired, 90_000)).await;
+    apply(&app, id, word(Paid, 90_000)).await;
+    apply(&app, id, word(Paid, 90_000)).await;
+    let view = app.get_json("demo", &format!("/v1/payments/{id}")).await;
+    assert_eq!(view["status"], "paid");
+    assert!(
+        view["flags"]
+            .as_array()
+            .expect("flags")
+            .contains(&json!("paid_after_expired")),
+        "{view}"
+    );
+    // Paid never goes back.
+    apply(&app, id, word(Expired, 90_000)).await;
+    assert_eq!(
+        app.get_json("demo", &format!("/v1/payments/{id}")).await["status"],
+        "paid"
+    );
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            // Deliveries run concurrently; the events' `version` orders them.
+            sorted(app.event_types_for(id)) == ["payment.expired", "payment.paid"]
+        })
+        .await,
+        "{:?}",
+        app.event_types_for(id)
+    );
+}
+on_both_backends!(amounts_are_checked_and_late_payments_flagged);

@@ -186,6 +186,10 @@ pub struct NewPayment {
     /// (the answer's `expires_at` is the one that holds).
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// A provider instance from the client's payment route; default: the first instance
+    /// of the route that offers the method, then the next if it is unavailable.
+    #[serde(default)]
+    pub provider: Option<String>,
 }
 
 /// A validated payment request.
@@ -198,6 +202,7 @@ pub struct Validated {
     return_url: Option<String>,
     description: Option<String>,
     expires_at: OffsetDateTime,
+    provider: Option<String>,
 }
 
 fn field(field: &str, message: &str) -> FieldError {
@@ -304,17 +309,33 @@ pub fn validate(req: NewPayment) -> Result<Validated, ApiError> {
             return_url: req.return_url,
             description: req.description,
             expires_at,
+            provider: req.provider,
         }),
         _ => Err(ApiError::validation(errors)),
     }
 }
 
-/// The client's payment instances that offer `method`, in route order.
-fn route(state: &AppState, client_id: &str, method: &str) -> Result<Vec<String>, ApiError> {
-    let routes = state
+/// The client's payment instances that offer `method`, in route order (only `requested`,
+/// when the product names one).
+fn route(
+    state: &AppState,
+    client_id: &str,
+    method: &str,
+    requested: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
+    let mut routes = state
         .client(client_id)
         .map(|c| c.config.routes.payments.clone())
         .unwrap_or_default();
+    if let Some(requested) = requested {
+        if !routes.iter().any(|r| r == requested) {
+            return Err(ApiError::validation(vec![field(
+                "provider",
+                "is not in this client's payment route",
+            )]));
+        }
+        routes.retain(|r| r == requested);
+    }
     let offering: Vec<String> = routes
         .into_iter()
         .filter(|name| {
@@ -343,7 +364,7 @@ pub async fn create(
     client_id: &str,
     req: Validated,
 ) -> Result<PaymentRow, ApiError> {
-    let route = route(state, client_id, &req.method)?;
+    let route = route(state, client_id, &req.method, req.provider.as_deref())?;
     let now = now_ms();
     let row = PaymentRow {
         id: new_id("pay"),
