@@ -9,15 +9,37 @@ fn gateway() -> Command {
     command
 }
 
+fn key(name: &str) -> String {
+    let path = format!("{}/../mocks/keys/{name}.pem", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The production example with its RSA keys given through the environment, as its
+/// comments advise.
+fn production_example() -> Command {
+    let mut command = gateway();
+    command.args(["--config", "config/production.example.toml"]);
+    let merchant = key("merchant.private");
+    for (variable, value) in [
+        ("GATEWAY__PROVIDERS__DOKU_MAIN__PRIVATE_KEY", merchant.clone()),
+        ("GATEWAY__PROVIDERS__DOKU_MAIN__DOKU_PUBLIC_KEY", key("doku.public")),
+        ("GATEWAY__PROVIDERS__ASTRAPAY_MAIN__PRIVATE_KEY", merchant.clone()),
+        (
+            "GATEWAY__PROVIDERS__ASTRAPAY_MAIN__ASTRAPAY_PUBLIC_KEY",
+            key("astrapay.public"),
+        ),
+        ("GATEWAY__PROVIDERS__BNI_H2H__PRIVATE_KEY", merchant),
+        ("GATEWAY__PROVIDERS__BNI_H2H__BANK_PUBLIC_KEY", key("bni.public")),
+    ] {
+        command.env(variable, value);
+    }
+    command
+}
+
 #[test]
 fn config_check_prints_the_resolved_configuration_with_secrets_redacted() {
-    let output = gateway()
-        .args([
-            "--config",
-            "config/production.example.toml",
-            "config",
-            "check",
-        ])
+    let output = production_example()
+        .args(["config", "check"])
         .env("GATEWAY__PROVIDERS__BNI_MODAL__TIMEOUT_MS", "4321")
         .output()
         .expect("run");
@@ -36,6 +58,12 @@ fn config_check_prints_the_resolved_configuration_with_secrets_redacted() {
         "replace-with-the-bni-secret-key",
         "replace-with-the-nicepay-merchant-key",
         "replace-with-a-long-random-secret",
+        "replace-with-the-doku-secret-key",
+        "replace-with-the-astrapay-client-secret",
+        "replace-with-the-secret-we-issue-to-astrapay",
+        "replace-with-the-bni-snap-client-secret",
+        "replace-with-the-secret-we-issue-to-bni",
+        "PRIVATE KEY",
         "whsec_cmVw",
     ] {
         assert!(!printed.contains(secret), "{secret} leaked");
@@ -44,13 +72,8 @@ fn config_check_prints_the_resolved_configuration_with_secrets_redacted() {
 
 #[test]
 fn config_check_refuses_an_invalid_configuration() {
-    let output = gateway()
-        .args([
-            "--config",
-            "config/production.example.toml",
-            "config",
-            "check",
-        ])
+    let output = production_example()
+        .args(["config", "check"])
         .env("GATEWAY__SERVER__AUTH_WINDOW_SECS", "3600")
         .output()
         .expect("run");
@@ -111,7 +134,7 @@ fn migrate_creates_the_schema() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("schema version 1"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("schema version 2"));
     let again = gateway()
         .args(["migrate", "--database-url", &url])
         .output()
