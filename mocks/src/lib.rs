@@ -34,8 +34,18 @@
 //!   [`bni::crypto`].
 //! - [`nicepay`]: NICEPAY V2 direct virtual accounts (`/nicepay/direct/v2/...`,
 //!   `merchantToken`).
+//! - [`snap`]: SNAP BI for simulators, an independent reading of the standard: the
+//!   provider's half ([`snap::SnapProvider`]: B2B tokens, service-call checks) and its
+//!   client half ([`snap::SnapNotifier`]: token from the merchant, then signed
+//!   notifications).
+//! - [`bni_snap`]: BNI SNAP virtual accounts, bank-held (create/update/delete/inquiry/status,
+//!   payment notifications) and host-to-host (the bank asks the gateway, then pays).
+//! - [`doku`]: DOKU SNAP virtual accounts and DOKU Checkout (`HMACSHA256=` signatures).
+//! - [`astrapay`]: AstraPay SNAP direct debit and QRIS MPM, with refunds and notify.
+//! - [`keys`]: the public test key pairs of the gateway and the simulated providers.
 //! - [`conformance`]: one suite per capability, run against every adapter of that
-//!   capability through its simulator ([`conformance::va`] for virtual accounts).
+//!   capability through its simulator ([`conformance::va`] for virtual accounts,
+//!   [`conformance::payments`] for payments).
 //! - [`webhook_receiver`]: a product's endpoint for the gateway's Standard Webhooks events,
 //!   verifying and recording them.
 

@@ -19,7 +19,11 @@
 //! **Layout**
 //! - [`va`]: virtual accounts ([`contracts::VirtualAccounts`] and the payment callbacks
 //!   of [`contracts::InboundNotifications`]), with [`va::VaSimulator`] implemented for
-//!   [`crate::bni::BniSimulator`] and [`crate::nicepay::NicepaySimulator`].
+//!   [`crate::bni::BniSimulator`], [`crate::nicepay::NicepaySimulator`],
+//!   [`crate::bni_snap::BniSnapSimulator`] and [`crate::doku::DokuSimulator`].
+//! - [`payments`]: payments ([`contracts::Payments`] and the notifications about them),
+//!   per method, with [`payments::PaymentSimulator`] implemented for
+//!   [`crate::astrapay::AstraPaySimulator`] and [`crate::doku::DokuSimulator`] (Checkout).
 
 use std::fmt;
 
