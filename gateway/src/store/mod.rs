@@ -3,14 +3,15 @@
 //!
 //! Writes go through [`Db::write`]. On PostgreSQL each write is its own transaction on the
 //! pool (the server group-commits concurrent transactions itself). On SQLite a single writer
-//! task **group-commits**: it takes every write waiting in its queue, runs each inside its
-//! own savepoint of one transaction, commits once (WAL, `synchronous=FULL`, so durable across
-//! power loss) and only then answers each caller. A failed write rolls back to its savepoint
-//! and leaves the others of the batch intact.
+//! task **group-commits**: it takes every write waiting in its queue, runs them in one
+//! transaction, commits once (WAL, `synchronous=FULL`, so durable across power loss) and
+//! only then answers each caller. Writes fail only on database errors (business outcomes
+//! such as duplicates are `ON CONFLICT` results, not errors); when one does, the whole group
+//! rolls back and every caller is told so: all or nothing, never a partial commit.
 //!
 //! Layout: one file per aggregate (`va`, `payments`, `events`, `provider_events`,
-//! `idempotency`, `nonces`, `jobs`, `calls`), all taking `&mut AnyConnection` for writes (so they compose
-//! inside one transaction) and `&Db` for reads.
+//! `idempotency`, `nonces`, `jobs`, `calls`), all taking `&mut AnyConnection` for writes
+//! (so they compose inside one transaction) and `&Db` for reads.
 
 pub mod calls;
 pub mod events;
