@@ -21,15 +21,27 @@ fn production_example() -> Command {
     command.args(["--config", "config/production.example.toml"]);
     let merchant = key("merchant.private");
     for (variable, value) in [
-        ("GATEWAY__PROVIDERS__DOKU_MAIN__PRIVATE_KEY", merchant.clone()),
-        ("GATEWAY__PROVIDERS__DOKU_MAIN__DOKU_PUBLIC_KEY", key("doku.public")),
-        ("GATEWAY__PROVIDERS__ASTRAPAY_MAIN__PRIVATE_KEY", merchant.clone()),
+        (
+            "GATEWAY__PROVIDERS__DOKU_MAIN__PRIVATE_KEY",
+            merchant.clone(),
+        ),
+        (
+            "GATEWAY__PROVIDERS__DOKU_MAIN__DOKU_PUBLIC_KEY",
+            key("doku.public"),
+        ),
+        (
+            "GATEWAY__PROVIDERS__ASTRAPAY_MAIN__PRIVATE_KEY",
+            merchant.clone(),
+        ),
         (
             "GATEWAY__PROVIDERS__ASTRAPAY_MAIN__ASTRAPAY_PUBLIC_KEY",
             key("astrapay.public"),
         ),
         ("GATEWAY__PROVIDERS__BNI_H2H__PRIVATE_KEY", merchant),
-        ("GATEWAY__PROVIDERS__BNI_H2H__BANK_PUBLIC_KEY", key("bni.public")),
+        (
+            "GATEWAY__PROVIDERS__BNI_H2H__BANK_PUBLIC_KEY",
+            key("bni.public"),
+        ),
     ] {
         command.env(variable, value);
     }

@@ -596,3 +596,35 @@ async fn amounts_are_checked_and_late_payments_flagged(backend: Backend) {
     );
 }
 on_both_backends!(amounts_are_checked_and_late_payments_flagged);
+
+async fn a_refund_timeout_is_pending_then_resolved_by_status(backend: Backend) {
+    let mut options = Options::new(backend);
+    options.provider_timeout_ms = 500;
+    let app = TestApp::spawn_with(options).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-RT", 40_000, "astrapay"))
+        .await;
+    let id = payment["id"].as_str().expect("id");
+    app.astrapay.complete(id).await.expect("notify");
+    app.payment_reaches(id, "paid").await;
+    app.astrapay.faults().push(FaultRule {
+        op: Some("debit-refund".into()),
+        fault: Fault::HangAfterEffect { ms: 1_500 },
+        times: Some(1),
+    });
+    let response = refund(&app, id, 15_000).await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["refund"]["status"], "pending", "{body}");
+    assert_eq!(body["payment"]["status"], "paid");
+    // The status inquiry shows the refund went through; nothing is sent twice.
+    let done = app.payment_reaches(id, "partially_refunded").await;
+    assert_eq!(done["refunded_amount"], 15_000);
+    assert_eq!(app.astrapay.calls("debit-refund"), 1);
+    let refunds = app
+        .get_json("demo", &format!("/v1/payments/{id}/refunds"))
+        .await;
+    assert_eq!(refunds["data"][0]["status"], "succeeded");
+    assert_eq!(app.astrapay.payment(id).expect("held").refunded, 15_000);
+}
+on_both_backends!(a_refund_timeout_is_pending_then_resolved_by_status);

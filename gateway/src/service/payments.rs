@@ -853,13 +853,21 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                     enqueued = true;
                     settled = true;
                 }
-                let unresolved = current
+                let creating = current
                     .as_ref()
                     .is_some_and(|c| c.status == status::CREATING);
+                // A refund whose outcome is not known yet keeps the questions coming.
+                let open_refunds = store::refunds_of(conn, &row.id).await?.iter().any(|r| {
+                    matches!(
+                        r.status.as_str(),
+                        refund_status::PENDING | refund_status::UNKNOWN
+                    )
+                });
+                let unresolved = creating || open_refunds;
                 let next = if settled && !unresolved {
                     None
                 } else if unresolved && row.checks + 1 >= max_attempts {
-                    tracing::error!(payment = %row.id, "payment outcome still unknown after every inquiry; an operator must look");
+                    tracing::error!(payment = %row.id, "payment or refund outcome still unknown after every inquiry; an operator must look");
                     None
                 } else {
                     Some(next)

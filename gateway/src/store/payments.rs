@@ -541,15 +541,3 @@ pub async fn apply_refunds(
         .await?;
     row.as_ref().map(PaymentRow::from_row).transpose()
 }
-
-/// Refunds whose outcome is unknown or pending, with their payment, for the scheduler.
-pub async fn unsettled_refunds(db: &Db, limit: i64) -> Result<Vec<RefundRow>, StoreError> {
-    let sql = format!(
-        "SELECT {REFUND_COLUMNS} FROM refunds WHERE status IN ('pending', 'unknown') ORDER BY updated_at LIMIT $1"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter().map(RefundRow::from_row).collect()
-}
