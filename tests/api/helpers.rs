@@ -589,6 +589,17 @@ pub fn payment_body(reference: &str, amount: i64, method: &str) -> Value {
 }
 
 impl TestApp {
+    /// A signed POST from `client`: its status and JSON body (`Null` when not JSON).
+    pub async fn post(&self, client: &str, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .signed(client, "POST", path, Some(body))
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Starts a payment for demo, asserting 201, and returns its JSON.
     pub async fn pay_body(&self, body: &Value) -> Value {
         let response = self

@@ -111,18 +111,14 @@ async fn failed_and_expired_are_final(backend: Backend) {
         .await
     );
     // A refund of an unpaid payment is refused and moves nothing.
-    let refused = app
-        .signed(
+    let (status, problem) = app
+        .post(
             "demo",
-            "POST",
             &format!("/v1/payments/{failing}/refunds"),
-            Some(&json!({"amount": 1000, "reason": "test"})),
+            &json!({"amount": 1000, "reason": "test"}),
         )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(refused.status(), 409);
-    let problem: Value = refused.json().await.expect("json");
+        .await;
+    assert_eq!(status, 409, "{problem}");
     assert_eq!(problem["code"], "payment_not_refundable");
 }
 on_both_backends!(failed_and_expired_are_final);
@@ -285,18 +281,14 @@ async fn a_create_timeout_is_pending_and_never_sent_twice(backend: Backend) {
         fault: Fault::HangAfterEffect { ms: 1_500 },
         times: Some(1),
     });
-    let response = app
-        .signed(
+    let (status, problem) = app
+        .post(
             "demo",
-            "POST",
             "/v1/payments",
-            Some(&payment_body("ORDER-T", 60_000, "astrapay")),
+            &payment_body("ORDER-T", 60_000, "astrapay"),
         )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 504);
-    let problem: Value = response.json().await.expect("json");
+        .await;
+    assert_eq!(status, 504, "{problem}");
     assert_eq!(problem["code"], "provider_timeout");
     assert_eq!(problem["status"], 504);
     assert_eq!(problem["resource_status"], "pending");
@@ -349,30 +341,23 @@ async fn payments_are_the_owners_alone(backend: Backend) {
         .await
         .expect("send");
     assert_eq!(seen.status(), 404);
-    let refund = app
-        .signed(
+    let (refund, _) = app
+        .post(
             "demo2",
-            "POST",
             &format!("/v1/payments/{id}/refunds"),
-            Some(&json!({"amount": 1, "reason": "x"})),
+            &json!({"amount": 1, "reason": "x"}),
         )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(refund.status(), 404);
+        .await;
+    assert_eq!(refund, 404);
     // demo2 has no payment route at all.
-    let none = app
-        .signed(
+    let (status, problem) = app
+        .post(
             "demo2",
-            "POST",
             "/v1/payments",
-            Some(&payment_body("ORDER-O", 5_000, "astrapay")),
+            &payment_body("ORDER-O", 5_000, "astrapay"),
         )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(none.status(), 422);
-    let problem: Value = none.json().await.expect("json");
+        .await;
+    assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["code"], "method_not_available");
 }
 on_both_backends!(payments_are_the_owners_alone);
@@ -380,25 +365,21 @@ on_both_backends!(payments_are_the_owners_alone);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_payment_requests_list_every_field() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let response = app
-        .signed(
+    let (status, problem) = app
+        .post(
             "demo",
-            "POST",
             "/v1/payments",
-            Some(&json!({
+            &json!({
                 "reference": "",
                 "amount": 0,
                 "method": "Astra Pay",
                 "customer": {"name": " "},
                 "return_url": "ftp://x",
                 "expires_at": "yesterday",
-            })),
+            }),
         )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.expect("json");
+        .await;
+    assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["code"], "validation_failed");
     let fields: Vec<&str> = problem["errors"]
         .as_array()
@@ -416,35 +397,27 @@ async fn bad_payment_requests_list_every_field() {
     ] {
         assert!(fields.contains(&field), "{field} missing from {fields:?}");
     }
-    let unknown = app
-        .signed(
+    let (status, problem) = app
+        .post(
             "demo",
-            "POST",
             "/v1/payments",
-            Some(&payment_body("ORDER-U", 5_000, "gopay")),
+            &payment_body("ORDER-U", 5_000, "gopay"),
         )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(unknown.status(), 422);
-    let problem: Value = unknown.json().await.expect("json");
+        .await;
+    assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["code"], "method_not_available");
     // Same reference twice: 409 with the existing id.
     let first = app
         .pay_body(&payment_body("ORDER-D", 5_000, "astrapay"))
         .await;
-    let again = app
-        .signed(
+    let (status, problem) = app
+        .post(
             "demo",
-            "POST",
             "/v1/payments",
-            Some(&payment_body("ORDER-D", 5_000, "astrapay")),
+            &payment_body("ORDER-D", 5_000, "astrapay"),
         )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(again.status(), 409);
-    let problem: Value = again.json().await.expect("json");
+        .await;
+    assert_eq!(status, 409, "{problem}");
     assert_eq!(problem["code"], "reference_exists");
     assert_eq!(problem["id"], first["id"]);
 }
@@ -468,12 +441,8 @@ async fn in_app_payments_answer_a_deeplink(backend: Backend) {
     // A provider outside the route is refused.
     let mut body = payment_body("ORDER-APP-2", 33_000, "astrapay");
     body["provider"] = json!("bni_main");
-    let refused = app
-        .signed("demo", "POST", "/v1/payments", Some(&body))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(refused.status(), 422);
+    let (refused, _) = app.post("demo", "/v1/payments", &body).await;
+    assert_eq!(refused, 422);
 }
 on_both_backends!(in_app_payments_answer_a_deeplink);
 
@@ -628,3 +597,37 @@ async fn a_refund_timeout_is_pending_then_resolved_by_status(backend: Backend) {
     assert_eq!(app.astrapay.payment(id).expect("held").refunded, 15_000);
 }
 on_both_backends!(a_refund_timeout_is_pending_then_resolved_by_status);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_list_in_pages_and_by_status() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let payment = app
+            .pay_body(&payment_body(&format!("ORDER-L{n}"), 1_000, "qris"))
+            .await;
+        ids.push(payment["id"].as_str().expect("id").to_owned());
+    }
+    app.astrapay.complete(&ids[0]).await.expect("notify");
+    app.payment_reaches(&ids[0], "paid").await;
+    let first = app.get_json("demo", "/v1/payments?limit=2").await;
+    let page: Vec<&str> = first["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(page, [ids[2].as_str(), ids[1].as_str()], "newest first");
+    let cursor = first["next_cursor"].as_str().expect("more follow");
+    let second = app
+        .get_json("demo", &format!("/v1/payments?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(second["data"][0]["id"], ids[0].as_str());
+    assert!(second["next_cursor"].is_null());
+    let pending = app.get_json("demo", "/v1/payments?status=pending").await;
+    assert_eq!(pending["data"].as_array().map(Vec::len), Some(2));
+    let by_reference = app
+        .get_json("demo", "/v1/payments?reference=ORDER-L1")
+        .await;
+    assert_eq!(by_reference["data"][0]["id"], ids[1].as_str());
+}

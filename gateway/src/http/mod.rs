@@ -117,6 +117,33 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router, (*openapi).clone())
 }
 
+/// The filters of a resource list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only this reference.
+    pub reference: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Cuts `rows` (fetched with one row more than `limit`) to a page; the cursor of the next
+/// page is the id of the page's last row when more rows follow.
+pub fn page<R>(
+    mut rows: Vec<R>,
+    limit: i64,
+    id: impl Fn(&R) -> String,
+) -> (Vec<R>, Option<String>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    let next = if more { rows.last().map(&id) } else { None };
+    (rows, next)
+}
+
 /// The page size of a list request: 1 to 200, 50 by default.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     let limit = limit.unwrap_or(50);

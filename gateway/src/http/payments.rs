@@ -4,13 +4,13 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiError;
 use super::guard::ClientId;
 use super::va::Body;
+use super::{ApiError, ListQuery};
 use crate::app::AppState;
 use crate::service::payments::{
     self as service, NewPayment, NewRefund, Payment, Refund, RefundResult,
@@ -51,20 +51,6 @@ async fn create_payment(
     Ok(json(StatusCode::CREATED, &Payment::from(&row)))
 }
 
-/// List filters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Only this reference.
-    reference: Option<String>,
-    /// Only this status.
-    status: Option<String>,
-    /// Page size, 1-200 (default 50).
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// A page of payments.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct PaymentPage {
@@ -81,27 +67,19 @@ async fn list_payments(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let limit = super::page_limit(q.limit)?;
-    // `pending` covers the internal `creating` too, so ask for both.
-    let status = q.status.as_deref();
-    let mut rows = store::list(
+    let rows = store::list(
         state.db(),
         &client,
         q.reference.as_deref(),
-        status.filter(|s| *s != "pending"),
+        q.status.as_deref(),
         q.cursor.as_deref(),
         limit + 1,
     )
     .await?;
-    if status == Some("pending") {
-        rows.retain(|r| r.status == "pending" || r.status == "creating");
-    }
-    let next_cursor = (rows.len() as i64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.clone())
-    });
+    let (rows, next_cursor) = super::page(rows, limit, |r| r.id.clone());
     let page = PaymentPage {
         data: rows.iter().map(Payment::from).collect(),
-        next_cursor: next_cursor.flatten(),
+        next_cursor,
     };
     Ok(json(StatusCode::OK, &page))
 }

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::guard::ClientId;
-use super::{ApiError, FieldError};
+use super::{ApiError, FieldError, ListQuery};
 use crate::app::AppState;
 use crate::service::jobs::{self, JobView};
 use crate::service::va::{self as service, NewVirtualAccount, VirtualAccount, VirtualAccountPatch};
@@ -68,20 +68,6 @@ async fn create_va(
     Ok(json(StatusCode::CREATED, &VirtualAccount::from(&row)))
 }
 
-/// List filters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Only this reference.
-    reference: Option<String>,
-    /// Only this status.
-    status: Option<String>,
-    /// Page size, 1-200 (default 50).
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// A page of virtual accounts.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct VaPage {
@@ -104,14 +90,11 @@ async fn list_vas(
         cursor: q.cursor,
         limit: limit + 1,
     };
-    let mut rows = store::list(state.db(), &client, &filter).await?;
-    let next_cursor = (rows.len() as i64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.clone())
-    });
+    let rows = store::list(state.db(), &client, &filter).await?;
+    let (rows, next_cursor) = super::page(rows, limit, |r| r.id.clone());
     let page = VaPage {
         data: rows.iter().map(VirtualAccount::from).collect(),
-        next_cursor: next_cursor.flatten(),
+        next_cursor,
     };
     Ok(json(StatusCode::OK, &page))
 }

@@ -26,13 +26,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::AppState;
-use crate::http::{ApiError, FieldError};
+use crate::http::ApiError;
+use crate::service::fields::{self, field, rfc3339};
 use crate::service::va::{CustomerView, provider_error};
 use crate::store::calls::{self, Call};
 use crate::store::payments::{
     self as store, PaymentRow, RefundRow, Reserve, refund_status, status,
 };
-use crate::store::{StoreError, events, from_ms, new_id, now_ms, to_ms};
+use crate::store::{StoreError, events, new_id, now_ms, to_ms};
 
 /// How long a payment stays payable when the product does not say.
 const DEFAULT_VALIDITY_SECS: i64 = 15 * 60;
@@ -105,10 +106,6 @@ impl ActionView {
     }
 }
 
-fn rfc3339(ms: i64) -> String {
-    from_ms(ms).format(&Rfc3339).unwrap_or_default()
-}
-
 fn product_status(row: &PaymentRow) -> String {
     match row.status.as_str() {
         status::CREATING => status::PENDING.to_owned(),
@@ -131,11 +128,7 @@ impl From<&PaymentRow> for Payment {
                 .action
                 .as_ref()
                 .and_then(|a| serde_json::from_value(a.clone()).ok()),
-            customer: CustomerView {
-                name: p.customer.name.clone(),
-                phone: p.customer.phone.clone(),
-                email: p.customer.email.clone(),
-            },
+            customer: CustomerView::from(&p.customer),
             description: p.description.clone(),
             expires_at: rfc3339(p.expires_at),
             paid_at: p.paid_at.map(rfc3339),
@@ -205,32 +198,11 @@ pub struct Validated {
     provider: Option<String>,
 }
 
-fn field(field: &str, message: &str) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        message: message.to_owned(),
-    }
-}
-
 /// Checks every field and lists every problem at once.
 pub fn validate(req: NewPayment) -> Result<Validated, ApiError> {
     let mut errors = Vec::new();
-    if req.reference.is_empty()
-        || req.reference.len() > 64
-        || req.reference.chars().any(char::is_control)
-    {
-        errors.push(field("reference", "must be 1 to 64 printable characters"));
-    }
-    let amount = match Amount::new(req.amount) {
-        Ok(a) if a.rupiah() >= 1 => Some(a),
-        _ => {
-            errors.push(field(
-                "amount",
-                "must be a whole number of rupiah from 1 to 99999999999999",
-            ));
-            None
-        }
-    };
+    fields::reference(&req.reference, &mut errors);
+    let amount = fields::amount(req.amount, &mut errors);
     if req.method.is_empty()
         || req.method.len() > 32
         || !req
@@ -240,27 +212,7 @@ pub fn validate(req: NewPayment) -> Result<Validated, ApiError> {
     {
         errors.push(field("method", "must be a method name such as astrapay"));
     }
-    let name = req.customer.name.trim();
-    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-        errors.push(field(
-            "customer.name",
-            "must be 1 to 255 printable characters",
-        ));
-    }
-    if let Some(phone) = &req.customer.phone {
-        let digits = phone.strip_prefix('+').unwrap_or(phone);
-        if digits.len() < 8 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            errors.push(field(
-                "customer.phone",
-                "must be 8 to 15 digits, optionally with a leading +",
-            ));
-        }
-    }
-    if let Some(email) = &req.customer.email
-        && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
-    {
-        errors.push(field("customer.email", "must be an e-mail address"));
-    }
+    let customer = fields::customer(&req.customer, &mut errors);
     if let Some(url) = &req.return_url {
         let ok = url::Url::parse(url)
             .map(|u| matches!(u.scheme(), "http" | "https") && url.len() <= 2048)
@@ -301,11 +253,7 @@ pub fn validate(req: NewPayment) -> Result<Validated, ApiError> {
             reference: req.reference,
             amount,
             method: req.method,
-            customer: Customer {
-                name: name.to_owned(),
-                phone: req.customer.phone,
-                email: req.customer.email,
-            },
+            customer,
             return_url: req.return_url,
             description: req.description,
             expires_at,

@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::AppState;
-use crate::http::{ApiError, FieldError};
+use crate::http::ApiError;
+use crate::service::fields::{self, field, rfc3339};
 use crate::store::calls::{self, Call};
 use crate::store::va::{self, Issued, VaRow, status};
 use crate::store::{events, from_ms, new_id, now_ms, to_ms};
@@ -67,10 +68,6 @@ pub struct CustomerView {
     pub email: Option<String>,
 }
 
-fn rfc3339(ms: i64) -> String {
-    from_ms(ms).format(&Rfc3339).unwrap_or_default()
-}
-
 impl From<&VaRow> for VirtualAccount {
     fn from(v: &VaRow) -> Self {
         let status = match v.status.as_str() {
@@ -86,11 +83,7 @@ impl From<&VaRow> for VirtualAccount {
             amount: v.amount,
             paid_amount: v.paid_amount,
             status,
-            customer: CustomerView {
-                name: v.customer.name.clone(),
-                phone: v.customer.phone.clone(),
-                email: v.customer.email.clone(),
-            },
+            customer: CustomerView::from(&v.customer),
             description: v.description.clone(),
             expires_at: rfc3339(v.expires_at),
             paid_at: v.paid_at.map(rfc3339),
@@ -164,53 +157,12 @@ pub struct Validated {
     rule: PaymentRule,
 }
 
-fn field(field: &str, message: &str) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        message: message.to_owned(),
-    }
-}
-
 /// Checks every field and lists every problem at once.
 pub fn validate(req: NewVirtualAccount) -> Result<Validated, ApiError> {
     let mut errors = Vec::new();
-    if req.reference.is_empty()
-        || req.reference.len() > 64
-        || req.reference.chars().any(char::is_control)
-    {
-        errors.push(field("reference", "must be 1 to 64 printable characters"));
-    }
-    let amount = match Amount::new(req.amount) {
-        Ok(a) if a.rupiah() >= 1 => Some(a),
-        _ => {
-            errors.push(field(
-                "amount",
-                "must be a whole number of rupiah from 1 to 99999999999999",
-            ));
-            None
-        }
-    };
-    let name = req.customer.name.trim();
-    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-        errors.push(field(
-            "customer.name",
-            "must be 1 to 255 printable characters",
-        ));
-    }
-    if let Some(phone) = &req.customer.phone {
-        let digits = phone.strip_prefix('+').unwrap_or(phone);
-        if digits.len() < 8 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            errors.push(field(
-                "customer.phone",
-                "must be 8 to 15 digits, optionally with a leading +",
-            ));
-        }
-    }
-    if let Some(email) = &req.customer.email
-        && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
-    {
-        errors.push(field("customer.email", "must be an e-mail address"));
-    }
+    fields::reference(&req.reference, &mut errors);
+    let amount = fields::amount(req.amount, &mut errors);
+    let customer = fields::customer(&req.customer, &mut errors);
     let now = OffsetDateTime::now_utc();
     let expires_at = match OffsetDateTime::parse(&req.expires_at, &Rfc3339) {
         Ok(t) if t > now => Some(t),
@@ -234,11 +186,7 @@ pub fn validate(req: NewVirtualAccount) -> Result<Validated, ApiError> {
         (Some(amount), Some(expires_at)) if errors.is_empty() => Ok(Validated {
             reference: req.reference,
             amount,
-            customer: Customer {
-                name: name.to_owned(),
-                phone: req.customer.phone,
-                email: req.customer.email,
-            },
+            customer,
             expires_at,
             description: req.description,
             provider: req.provider,

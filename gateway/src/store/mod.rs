@@ -459,6 +459,45 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", id.to_string().to_lowercase())
 }
 
+/// Resources that carry integrity flags for operators.
+#[derive(Clone, Copy, Debug)]
+pub enum Flagged {
+    /// A row of `virtual_accounts`.
+    VirtualAccount,
+    /// A row of `payments`.
+    Payment,
+}
+
+/// Adds `flag` to a resource's `flags` (kept as given in `current`) whatever its status.
+pub async fn add_flag(
+    conn: &mut AnyConnection,
+    table: Flagged,
+    id: &str,
+    current: &[String],
+    flag: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    if current.iter().any(|f| f == flag) {
+        return Ok(());
+    }
+    let mut flags = current.to_vec();
+    flags.push(flag.to_owned());
+    let flags = serde_json::to_string(&flags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let sql = match table {
+        Flagged::VirtualAccount => {
+            "UPDATE virtual_accounts SET flags = $2, updated_at = $3 WHERE id = $1"
+        }
+        Flagged::Payment => "UPDATE payments SET flags = $2, updated_at = $3 WHERE id = $1",
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .bind(flags)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Whether an error is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

@@ -170,7 +170,8 @@ pub async fn find_for_provider(
     Ok(None)
 }
 
-/// Lists the client's payments, newest first, cursor-paginated by id.
+/// Lists the client's payments, newest first, cursor-paginated by id. `pending` also
+/// matches payments still `creating` (products see both as pending).
 pub async fn list(
     db: &Db,
     client_id: &str,
@@ -180,7 +181,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<PaymentRow>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM payments WHERE client_id = $1 AND ($2 = '' OR reference = $2) AND ($3 = '' OR status = $3) AND id < $4 ORDER BY id DESC LIMIT $5"
+        "SELECT {COLUMNS} FROM payments WHERE client_id = $1 AND ($2 = '' OR reference = $2) AND ($3 = '' OR status = $3 OR ($3 = 'pending' AND status = 'creating')) AND id < $4 ORDER BY id DESC LIMIT $5"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(client_id)
@@ -336,19 +337,7 @@ pub async fn add_flag(
     flag: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    if p.flags.iter().any(|f| f == flag) {
-        return Ok(());
-    }
-    let mut flags = p.flags.clone();
-    flags.push(flag.to_owned());
-    let flags = serde_json::to_string(&flags).map_err(corrupt)?;
-    sqlx::query("UPDATE payments SET flags = $2, updated_at = $3 WHERE id = $1")
-        .bind(&p.id)
-        .bind(flags)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::add_flag(conn, super::Flagged::Payment, &p.id, &p.flags, flag, now).await
 }
 
 /// Payments due for a status inquiry: unresolved creations and pending payments whose

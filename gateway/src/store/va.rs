@@ -369,19 +369,15 @@ pub async fn add_flag(
     flag: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    if va.flags.iter().any(|f| f == flag) {
-        return Ok(());
-    }
-    let mut flags = va.flags.clone();
-    flags.push(flag.to_owned());
-    let flags = serde_json::to_string(&flags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query("UPDATE virtual_accounts SET flags = $2, updated_at = $3 WHERE id = $1")
-        .bind(&va.id)
-        .bind(flags)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::add_flag(
+        conn,
+        super::Flagged::VirtualAccount,
+        &va.id,
+        &va.flags,
+        flag,
+        now,
+    )
+    .await
 }
 
 /// Active VAs past their expiry (for the scheduler), oldest first.
