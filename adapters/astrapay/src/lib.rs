@@ -102,6 +102,7 @@ impl AstraPay {
         let client = Client::new(&config, http)?;
         let inbound = SnapInbound::new(InboundConfig {
             client_key: config.notify_client_key.clone(),
+            partner_id: Some(config.notify_client_key.clone()),
             client_secret: config.notify_client_secret.clone(),
             provider_public_key_pem: config.astrapay_public_key.clone(),
             auth: NotifyAuth::Symmetric,

@@ -118,6 +118,7 @@ impl SnapBni {
         )?;
         let inbound = SnapInbound::new(InboundConfig {
             client_key: text(&config.notify_client_key),
+            partner_id: Some(text(&config.notify_client_key)),
             client_secret: secret(&config.notify_client_secret),
             provider_public_key_pem: text(&config.bank_public_key),
             auth: config.snap_notify_auth(),

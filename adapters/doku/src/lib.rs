@@ -136,6 +136,7 @@ impl Doku {
         .map_err(|err| ConfigError::Snap(err.to_string()))?;
         let inbound = SnapInbound::new(InboundConfig {
             client_key: config.client_id.clone(),
+            partner_id: None,
             client_secret: config.secret_key.clone(),
             provider_public_key_pem: config.doku_public_key.clone(),
             auth: NotifyAuth::Symmetric,

@@ -50,9 +50,12 @@ pub enum TokenAnswer {
 /// What we know about the provider that calls us.
 #[derive(Clone)]
 pub struct InboundConfig {
-    /// The id the provider presents: `X-CLIENT-KEY` of its token request, and
-    /// `X-PARTNER-ID` of notifications when it sends one.
+    /// The id the provider presents as `X-CLIENT-KEY` of its token request.
     pub client_key: String,
+    /// What `X-PARTNER-ID` of its notifications must be, when sent; `None` leaves it
+    /// unchecked (the token and the signature authenticate the sender already; DOKU's docs
+    /// do not say whose id it carries, nicepay-and-doku.md 2.13 #8).
+    pub partner_id: Option<String>,
     /// The HMAC-SHA512 key of symmetric notifications (the secret we share with it); our
     /// tokens are also keyed from it.
     pub client_secret: SecretString,
@@ -86,7 +89,7 @@ impl std::fmt::Debug for InboundConfig {
 pub struct Verified {
     /// `X-EXTERNAL-ID`: the gateway refuses a reuse within the day (`409xx00`).
     pub external_id: String,
-    /// `X-PARTNER-ID`, when sent (it equals the configured client key).
+    /// `X-PARTNER-ID`, when sent (checked when the configuration names one).
     pub partner_id: Option<String>,
     /// `X-TIMESTAMP` as received.
     pub timestamp: String,
@@ -377,9 +380,8 @@ impl SnapInbound {
             return Err(Rejection::unauthorized("Signature"));
         }
         let partner_id = request.header("X-PARTNER-ID").map(str::to_owned);
-        if partner_id
-            .as_deref()
-            .is_some_and(|id| id != self.config.client_key)
+        if let (Some(sent), Some(expected)) = (partner_id.as_deref(), &self.config.partner_id)
+            && sent != expected
         {
             return Err(Rejection::unauthorized("Unknown client"));
         }

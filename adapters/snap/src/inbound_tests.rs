@@ -24,6 +24,7 @@ const CALLBACK_ROOT: &str = "/v1/callbacks/bni_snap";
 fn config(auth: NotifyAuth) -> InboundConfig {
     InboundConfig {
         client_key: CLIENT_KEY.to_owned(),
+        partner_id: Some(CLIENT_KEY.to_owned()),
         client_secret: SecretString::from(SECRET),
         provider_public_key_pem: DEMO_PUBLIC.to_owned(),
         auth,
@@ -471,6 +472,14 @@ fn stale_missing_and_malformed_headers_are_refused() {
         inbound.verify_at(&stranger, NOTIFY_NOW).map(|_| ()),
         Err(Rejection::new(401, 0, "Unauthorized. [Unknown client]"))
     );
+    // Unchecked when the configuration names no partner id.
+    let mut lenient = config(NotifyAuth::Symmetric);
+    lenient.partner_id = None;
+    let lenient = SnapInbound::new(lenient).expect("inbound");
+    let token = issued_token(&lenient);
+    let mut other = notification(&token, path, TV_S6_TIMESTAMP, TV_S6_BODY);
+    set_header(&mut other, "x-partner-id", "DOKU-OWN-ID");
+    assert!(lenient.verify_at(&other, NOTIFY_NOW).is_ok());
 }
 
 #[test]
