@@ -289,3 +289,47 @@ async fn doku_checkout_redirect_paid_failed_expired(backend: Backend) {
     assert_eq!(still["status"], "pending");
 }
 on_both_backends!(doku_checkout_redirect_paid_failed_expired);
+
+async fn two_banks_paying_one_held_bill_at_once_pay_it_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let prefix = BNI_H2H_PREFIX.len();
+    for trial in 0..5 {
+        let va = app
+            .issue_body(&with_provider(
+                &format!("INV-H2H-R{trial}"),
+                20_000,
+                "bni_h2h",
+            ))
+            .await;
+        let (id, number) = (
+            va["id"].as_str().expect("id").to_owned(),
+            va["va_number"].as_str().expect("number").to_owned(),
+        );
+        let (a, b) = tokio::join!(
+            app.bni_h2h.pay_h2h(&number, 20_000, prefix),
+            app.bni_h2h.pay_h2h(&number, 20_000, prefix)
+        );
+        let mut codes: Vec<String> = [a, b]
+            .into_iter()
+            .map(|h2h| {
+                let h2h = h2h.expect("asked");
+                match h2h.payment {
+                    Some(payment) => code(&payment.body).to_owned(),
+                    None => code(&h2h.inquiry.body).to_owned(),
+                }
+            })
+            .collect();
+        codes.sort();
+        assert_eq!(codes[0], "2002500", "trial {trial}: {codes:?}");
+        assert!(
+            codes[1] == "4042514" || codes[1] == "4042414",
+            "trial {trial}: the second is told the bill is paid: {codes:?}"
+        );
+        assert_eq!(app.count(VA_EVENTS, &id).await, 1, "trial {trial}");
+        let view = app
+            .get_json("demo", &format!("/v1/virtual-accounts/{id}"))
+            .await;
+        assert_eq!(view["paid_amount"], 20_000, "trial {trial}");
+    }
+}
+on_both_backends!(two_banks_paying_one_held_bill_at_once_pay_it_once);

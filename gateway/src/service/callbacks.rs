@@ -269,7 +269,12 @@ async fn refuse_held_payment(
     {
         return Ok((stored != Some(amount.rupiah())).then_some(Refusal::Inconsistent));
     }
-    let found = held_va(conn, provider, &event.resource).await?;
+    // Decide on the row as it is under its lock, so two payments of one bill arriving at
+    // once cannot both be accepted (the second waits and then sees it paid).
+    let found = match held_va(conn, provider, &event.resource).await? {
+        Some(va) => va::lock(conn, &va.id).await?,
+        None => None,
+    };
     let va = match payable(found.as_ref(), now) {
         Ok(va) => va,
         Err(refusal) => return Ok(Some(refusal)),

@@ -470,3 +470,12 @@ pub async fn by_number(
         .await?;
     row.as_ref().map(VaRow::from_row).transpose()
 }
+
+/// Takes the VA's row lock for the rest of the transaction (a no-op update: PostgreSQL
+/// makes a concurrent writer of the same row wait; SQLite has one writer anyway) and
+/// returns the row as it is now, after any concurrent change committed.
+pub async fn lock(conn: &mut AnyConnection, id: &str) -> Result<Option<VaRow>, StoreError> {
+    let sql = "UPDATE virtual_accounts SET updated_at = updated_at WHERE id = $1 RETURNING id, client_id, reference, provider, bank, va_number, provider_reference, amount, paid_amount, status, payment_rule, customer, description, expires_at, paid_at, flags, version, created_at, updated_at";
+    let row = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(VaRow::from_row).transpose()
+}
