@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the gateway and the load generator (release), then runs the benchmark on SQLite
-# and PostgreSQL (skipped when unreachable). Extra arguments go to `loadgen all`, e.g.
+# and PostgreSQL (skipped when unreachable), then the SNAP client overhead (in process).
+# Extra arguments go to `loadgen all`, e.g.
 #   bench/run.sh --duration 20 --perf-dir /tmp/perf
 # Result: a table on stdout and bench/results/latest.json.
 set -euo pipefail

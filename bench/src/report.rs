@@ -298,8 +298,8 @@ fn snap_table(out: &mut String, s: &SnapResult) {
     let o = &s.settings;
     let _ = writeln!(
         out,
-        "\nSNAP call overhead, in process on 127.0.0.1 (phases 1-3: closed loop c={}, {:.0} s; phase 4: {} sequential calls)",
-        o.snap_concurrency, o.snap_duration, o.snap_token_samples
+        "\nSNAP call overhead, in process on 127.0.0.1 (phases 1-3: closed loops of {:.0} s at c={} and c=1; phase 4: {} sequential calls)",
+        o.snap_duration, o.snap_concurrency, o.snap_token_samples
     );
     let _ = writeln!(
         out,
@@ -328,13 +328,18 @@ fn snap_table(out: &mut String, s: &SnapResult) {
     let v = &s.overhead;
     let _ = writeln!(
         out,
-        "overhead per call (difference of medians; of CPU per call): SNAP client {:+.0} µs ({:+.1} µs CPU); client + provider check {:+.0} µs ({:+.1} µs CPU); token fetch {:+.0} µs over a cached call ({:+.1} µs CPU)",
+        "overhead per call over the baseline (difference of medians):\n  sequential: SNAP client {:+.0} µs, client + provider check {:+.0} µs\n  c={}: SNAP client {:+.0} µs, client + provider check {:+.0} µs (queueing included)\n  CPU per call (both sides, c={}): SNAP client {:+.1} µs, client + provider check {:+.1} µs\n  token fetch over a cached call (sequential): {:+.0} µs median, {:+.1} µs CPU\n  the client's signing work alone, no I/O (timestamp, body hash, HMAC-SHA512, external id): {:.1} µs per call",
         v.client_p50_us,
-        v.client_cpu_us,
         v.verified_p50_us,
+        o.snap_concurrency,
+        v.client_p50_loaded_us,
+        v.verified_p50_loaded_us,
+        o.snap_concurrency,
+        v.client_cpu_us,
         v.verified_cpu_us,
         v.token_fetch_p50_us,
         v.token_fetch_cpu_us,
+        v.signing_us,
     );
     let t = &s.token_endpoint;
     let _ = writeln!(
@@ -356,8 +361,8 @@ fn snap_table(out: &mut String, s: &SnapResult) {
     {
         let _ = writeln!(
             out,
-            "WARNING: snap {}: other processes used {:.2} cores during the phase; its figures are disturbed",
-            p.name, p.other_cores
+            "WARNING: snap {} c={}: other processes used {:.2} cores during the phase; its figures are disturbed",
+            p.name, p.concurrency, p.other_cores
         );
     }
 }

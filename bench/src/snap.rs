@@ -7,8 +7,12 @@
 //! independently of `adapter-snap`, so the client's signatures are really verified in
 //! phase 3 and a signing mistake shows up as errors, not as a fast figure.
 //!
-//! Phases 1–3 are closed loops of `--snap-concurrency` tasks for `--snap-duration`
-//! seconds, each after `--snap-warmup` seconds unmeasured; phase 4 is sequential:
+//! Phases 1–3 are closed loops for `--snap-duration` seconds each, after `--snap-warmup`
+//! seconds unmeasured, split into `--snap-rounds` rounds that alternate 1, 2, 3, 1, 2, 3…
+//! (so load from outside the process falls on all three alike). They run twice: with
+//! `--snap-concurrency` tasks (throughput; latency then includes queueing for the cores),
+//! then with one task (latency of a call on an otherwise idle process). Phase 4 is
+//! sequential:
 //! 1. `baseline`: a reqwest POST of the same JSON body to a route that answers a fixed
 //!    SNAP create-VA answer without looking at the request;
 //! 2. `client_cached`: [`SnapClient::call`] to the same kind of route, the token fetched
@@ -30,7 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use adapter_snap::{ClientConfig, ResponseCode, ServiceCall, SnapClient, TimestampStyle};
+use adapter_snap::{
+    ClientConfig, ResponseCode, ServiceCall, SnapClient, TimestampStyle, codec, sign,
+};
 use anyhow::Context as _;
 use axum::Router;
 use axum::body::Bytes;
@@ -69,7 +75,7 @@ pub const INTERFERENCE: f64 = 0.25;
 /// Settings of the SNAP phases (`loadgen snap`, and `loadgen all` after the backends).
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct SnapOptions {
-    /// Seconds of each measured SNAP closed loop (phases 1–3).
+    /// Measured seconds of each SNAP phase 1–3, at each concurrency.
     #[arg(long, default_value_t = 5.0)]
     pub snap_duration: f64,
     /// Seconds of unmeasured warm-up before each SNAP closed loop.
@@ -78,6 +84,9 @@ pub struct SnapOptions {
     /// Concurrent tasks of the SNAP closed loops.
     #[arg(long, default_value_t = 16)]
     pub snap_concurrency: usize,
+    /// Rounds each SNAP phase 1–3 is split into, alternating with the other two.
+    #[arg(long, default_value_t = 5)]
+    pub snap_rounds: u32,
     /// Sequential token-miss calls (phase 4).
     #[arg(long, default_value_t = 500)]
     pub snap_token_samples: u64,
@@ -195,7 +204,9 @@ async fn token(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Bytes)
     refusal(status, &answer)
 }
 
-async fn unchecked(State(e): State<Arc<Endpoints>>) -> Response {
+/// Reads the whole request body, as the checked route does (so the difference between
+/// them is the check, not the wait for the body's bytes), and answers without looking.
+async fn unchecked(State(e): State<Arc<Endpoints>>, _body: Bytes) -> Response {
     json_response(StatusCode::OK, e.answer.clone())
 }
 
@@ -324,17 +335,25 @@ pub struct SnapPhase {
 /// The per-call cost of SNAP over the baseline.
 #[derive(Clone, Debug, Serialize)]
 pub struct Overhead {
-    /// Phase 2 median − phase 1 median, µs: the client with a cached token.
+    /// The client's signing work alone, no I/O, µs per call: `X-TIMESTAMP`, body hash,
+    /// string to sign, HMAC-SHA512, `X-EXTERNAL-ID`.
+    pub signing_us: f64,
+    /// Sequential loops: phase 2 median − phase 1 median, µs (the client, cached token).
     pub client_p50_us: f64,
-    /// Phase 2 − phase 1 CPU per call, µs.
-    pub client_cpu_us: f64,
-    /// Phase 3 median − phase 1 median, µs: client plus provider-side check.
+    /// Sequential loops: phase 3 median − phase 1 median, µs (client + provider check).
     pub verified_p50_us: f64,
-    /// Phase 3 − phase 1 CPU per call, µs.
+    /// The same at `--snap-concurrency`, µs: includes queueing for the cores, so about
+    /// concurrency × the CPU difference ÷ the cores used.
+    pub client_p50_loaded_us: f64,
+    /// Phase 3 − phase 1 at `--snap-concurrency`, µs.
+    pub verified_p50_loaded_us: f64,
+    /// Phase 2 − phase 1 CPU per call at `--snap-concurrency`, µs (both sides).
+    pub client_cpu_us: f64,
+    /// Phase 3 − phase 1 CPU per call at `--snap-concurrency`, µs (both sides).
     pub verified_cpu_us: f64,
-    /// Phase 4 median − phase 2 median, µs: one token fetch.
+    /// Phase 4 median − sequential phase 2 median, µs: one token fetch.
     pub token_fetch_p50_us: f64,
-    /// Phase 4 − phase 2 CPU per call, µs.
+    /// Phase 4 − sequential phase 2 CPU per call, µs (both sides).
     pub token_fetch_cpu_us: f64,
 }
 
@@ -396,6 +415,66 @@ impl CpuMark {
     }
 }
 
+/// One phase's measurements, summed over its rounds.
+#[derive(Debug)]
+struct Tally {
+    latency: hdrhistogram::Histogram<u64>,
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+    elapsed: Duration,
+    /// Process and machine CPU ticks, wall time between the marks.
+    process_ticks: u64,
+    machine_ticks: u64,
+    wall: Duration,
+    token_requests: u64,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            latency: load::histogram(),
+            ok: 0,
+            errors: BTreeMap::new(),
+            elapsed: Duration::ZERO,
+            process_ticks: 0,
+            machine_ticks: 0,
+            wall: Duration::ZERO,
+            token_requests: 0,
+        }
+    }
+
+    fn add(&mut self, m: Measured, from: CpuMark, to: CpuMark) {
+        let _ = self.latency.add(&m.latency);
+        self.ok += m.ok;
+        for (kind, n) in m.errors {
+            *self.errors.entry(kind).or_default() += n;
+        }
+        self.elapsed += m.elapsed;
+        self.process_ticks += to.process.saturating_sub(from.process);
+        self.machine_ticks += to.machine.saturating_sub(from.machine);
+        self.wall += to.at.duration_since(from.at);
+    }
+
+    fn phase(self, name: &str, concurrency: usize, ticks: f64) -> SnapPhase {
+        let wall = self.wall.as_secs_f64().max(1e-9);
+        let process = self.process_ticks as f64 / ticks;
+        let machine = self.machine_ticks as f64 / ticks;
+        SnapPhase {
+            name: name.to_owned(),
+            concurrency,
+            calls_per_s: self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            ok: self.ok,
+            errors: self.errors,
+            elapsed_s: self.elapsed.as_secs_f64(),
+            latency: Micros::of(&self.latency),
+            process_cores: process / wall,
+            cpu_us_per_call: process * 1e6 / self.ok.max(1) as f64,
+            other_cores: (machine - process).max(0.0) / wall,
+            token_requests: self.token_requests,
+        }
+    }
+}
+
 /// Everything a phase needs.
 #[derive(Debug)]
 struct Runner<'a> {
@@ -409,26 +488,49 @@ impl Runner<'_> {
         self.server.endpoints.token_requests()
     }
 
-    /// Warm-up, then a measured closed loop.
-    async fn closed(&self, name: &str, work: SnapWork) -> SnapPhase {
+    /// Closed loops of the named works at one concurrency: each warmed up, then measured
+    /// in `--snap-rounds` interleaved rounds, so a disturbance from outside the process
+    /// falls on every phase alike.
+    async fn interleaved(
+        &self,
+        concurrency: usize,
+        works: Vec<(&'static str, SnapWork)>,
+    ) -> Vec<SnapPhase> {
         let o = self.options;
+        let rounds = o.snap_rounds.max(1);
         eprintln!(
-            "  snap {name}: closed loop c={} for {:.0} s ...",
-            o.snap_concurrency, o.snap_duration
+            "  snap c={concurrency}: {} for {:.0} s each, in {rounds} rounds ...",
+            works
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", "),
+            o.snap_duration
         );
-        let work = Arc::new(Work::Snap(work));
-        let concurrency = o.snap_concurrency.max(1);
-        let tokens = self.tokens();
-        load::closed_loop(
-            work.clone(),
-            concurrency,
-            Duration::from_secs_f64(o.snap_warmup),
-        )
-        .await;
-        let mark = CpuMark::now();
-        let measured =
-            load::closed_loop(work, concurrency, Duration::from_secs_f64(o.snap_duration)).await;
-        self.summarize(name, concurrency, measured, mark, tokens)
+        let mut works: Vec<_> = works
+            .into_iter()
+            .map(|(name, work)| (name, Arc::new(Work::Snap(work)), Tally::new()))
+            .collect();
+        let warmup = Duration::from_secs_f64(o.snap_warmup);
+        for (_, work, tally) in &mut works {
+            let tokens = self.tokens();
+            load::closed_loop(work.clone(), concurrency, warmup).await;
+            tally.token_requests += self.tokens() - tokens;
+        }
+        let round = Duration::from_secs_f64(o.snap_duration / rounds as f64);
+        for _ in 0..rounds {
+            for (_, work, tally) in &mut works {
+                let tokens = self.tokens();
+                let from = CpuMark::now();
+                let measured = load::closed_loop(work.clone(), concurrency, round).await;
+                tally.add(measured, from, CpuMark::now());
+                tally.token_requests += self.tokens() - tokens;
+            }
+        }
+        works
+            .into_iter()
+            .map(|(name, _, tally)| tally.phase(name, concurrency, self.ticks))
+            .collect()
     }
 
     /// Phase 4: sequential calls, the token dropped before each (outside the timing).
@@ -436,7 +538,7 @@ impl Runner<'_> {
         let samples = self.options.snap_token_samples;
         eprintln!("  snap token_miss: {samples} sequential calls ...");
         let tokens = self.tokens();
-        let mark = CpuMark::now();
+        let from = CpuMark::now();
         let mut latency = load::histogram();
         let (mut ok, mut errors) = (0, BTreeMap::new());
         for _ in 0..samples {
@@ -456,39 +558,15 @@ impl Runner<'_> {
             service: None,
             ok,
             errors,
-            elapsed: mark.at.elapsed(),
+            elapsed: from.at.elapsed(),
             offered: None,
             late_sends: 0,
             exhausted: false,
         };
-        self.summarize("token_miss", 1, measured, mark, tokens)
-    }
-
-    fn summarize(
-        &self,
-        name: &str,
-        concurrency: usize,
-        m: Measured,
-        mark: CpuMark,
-        tokens_before: u64,
-    ) -> SnapPhase {
-        let end = CpuMark::now();
-        let wall = end.at.duration_since(mark.at).as_secs_f64().max(1e-9);
-        let process = end.process.saturating_sub(mark.process) as f64 / self.ticks;
-        let machine = end.machine.saturating_sub(mark.machine) as f64 / self.ticks;
-        SnapPhase {
-            name: name.to_owned(),
-            concurrency,
-            calls_per_s: m.ok as f64 / m.elapsed.as_secs_f64().max(1e-9),
-            ok: m.ok,
-            errors: m.errors,
-            elapsed_s: m.elapsed.as_secs_f64(),
-            latency: Micros::of(&m.latency),
-            process_cores: process / wall,
-            cpu_us_per_call: process * 1e6 / m.ok.max(1) as f64,
-            other_cores: (machine - process).max(0.0) / wall,
-            token_requests: self.tokens() - tokens_before,
-        }
+        let mut tally = Tally::new();
+        tally.add(measured, from, CpuMark::now());
+        tally.token_requests = self.tokens() - tokens;
+        tally.phase("token_miss", 1, self.ticks)
     }
 }
 
@@ -503,12 +581,20 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 }
 
 fn snap_client(base_url: url::Url, http: reqwest::Client) -> anyhow::Result<SnapClient> {
+    client_with_secret(base_url, http, CLIENT_SECRET)
+}
+
+fn client_with_secret(
+    base_url: url::Url,
+    http: reqwest::Client,
+    secret: &str,
+) -> anyhow::Result<SnapClient> {
     let config = ClientConfig {
         base_url,
         token_path: TOKEN_PATH.to_owned(),
         client_key: CLIENT_KEY.to_owned(),
         partner_id: PARTNER_ID.to_owned(),
-        client_secret: SecretString::from(CLIENT_SECRET),
+        client_secret: SecretString::from(secret),
         private_key_pem: SecretString::from(mocks::keys::MERCHANT.private_pem),
         timestamp_style: TimestampStyle::Jakarta,
         timeout: Duration::from_secs(30),
@@ -516,7 +602,81 @@ fn snap_client(base_url: url::Url, http: reqwest::Client) -> anyhow::Result<Snap
     SnapClient::new(config, http).context("SNAP client configuration")
 }
 
-/// Runs the four phases.
+/// Phases 1, 2 and 3 at one concurrency.
+#[derive(Debug)]
+struct Trio {
+    baseline: SnapPhase,
+    cached: SnapPhase,
+    verified: SnapPhase,
+}
+
+impl Runner<'_> {
+    async fn trio(
+        &self,
+        concurrency: usize,
+        http: &reqwest::Client,
+        client: &Arc<SnapClient>,
+        body: &Value,
+    ) -> anyhow::Result<Trio> {
+        let plain = SnapWork::Plain {
+            http: http.clone(),
+            url: self.server.base_url.join(UNCHECKED_PATH)?.to_string(),
+            body: body.clone(),
+        };
+        let cached = SnapWork::Client {
+            client: client.clone(),
+            path: UNCHECKED_PATH,
+            body: body.clone(),
+        };
+        let verified = SnapWork::Client {
+            client: client.clone(),
+            path: CHECKED_PATH,
+            body: body.clone(),
+        };
+        let works = vec![
+            ("baseline", plain),
+            ("client_cached", cached),
+            ("client_verified", verified),
+        ];
+        let mut phases = self.interleaved(concurrency, works).await.into_iter();
+        match (phases.next(), phases.next(), phases.next()) {
+            (Some(baseline), Some(cached), Some(verified)) => Ok(Trio {
+                baseline,
+                cached,
+                verified,
+            }),
+            _ => anyhow::bail!("a SNAP phase is missing"),
+        }
+    }
+}
+
+/// Iterations of the signing-only measurement.
+const SIGNING_ITERATIONS: u32 = 20_000;
+
+/// What [`SnapClient::call`] computes per call before sending, without I/O, µs per call
+/// (mean over [`SIGNING_ITERATIONS`] on one thread).
+fn signing_us(body: &Value) -> f64 {
+    let bytes = body.to_string().into_bytes();
+    // A token as long as the simulated provider's (48 characters).
+    let token = "0".repeat(48);
+    let started = Instant::now();
+    for _ in 0..SIGNING_ITERATIONS {
+        let timestamp =
+            codec::format_timestamp(time::OffsetDateTime::now_utc(), TimestampStyle::Jakarta);
+        let message = sign::symmetric_string(
+            "POST",
+            CHECKED_PATH,
+            &token,
+            &codec::body_hash(&bytes),
+            &timestamp,
+        );
+        std::hint::black_box(sign::hmac_sha512_b64(CLIENT_SECRET.as_bytes(), &message));
+        std::hint::black_box(codec::external_id());
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(SIGNING_ITERATIONS)
+}
+
+/// Runs the phases: 1–3 at `--snap-concurrency`, then 1–3 sequentially, then 4.
 pub async fn run(options: &SnapOptions) -> anyhow::Result<SnapResult> {
     eprintln!("snap: SNAP client overhead against in-process endpoints");
     let server = Server::start().await?;
@@ -528,32 +688,16 @@ pub async fn run(options: &SnapOptions) -> anyhow::Result<SnapResult> {
         server,
         ticks: proc::clock_ticks(),
     };
-    let base = &runner.server.base_url;
-
-    let plain = SnapWork::Plain {
-        http,
-        url: base.join(UNCHECKED_PATH)?.to_string(),
-        body: body.clone(),
-    };
-    let baseline = runner.closed("baseline", plain).await;
 
     // The priming call fetches the token and proves the provider accepts our signatures.
     let tokens_before_hits = runner.tokens();
     if let Outcome::Failed(kind) = snap_call(&client, CHECKED_PATH, &body).await {
         anyhow::bail!("the simulated SNAP provider refused the priming call: {kind}");
     }
-    let cached = SnapWork::Client {
-        client: client.clone(),
-        path: UNCHECKED_PATH,
-        body: body.clone(),
-    };
-    let cached = runner.closed("client_cached", cached).await;
-    let verified = SnapWork::Client {
-        client: client.clone(),
-        path: CHECKED_PATH,
-        body: body.clone(),
-    };
-    let verified = runner.closed("client_verified", verified).await;
+    let loaded = runner
+        .trio(options.snap_concurrency.max(1), &http, &client, &body)
+        .await?;
+    let sequential = runner.trio(1, &http, &client, &body).await?;
     let through_hit_phases = runner.tokens() - tokens_before_hits;
 
     let miss = runner.token_misses(&client, &body).await;
@@ -565,18 +709,151 @@ pub async fn run(options: &SnapOptions) -> anyhow::Result<SnapResult> {
         tokens_issued: runner.server.endpoints.provider.tokens_issued(),
         ok: through_hit_phases == 1 && miss.token_requests == miss_samples,
     };
+    let p50 = |phase: &SnapPhase| phase.latency.p50_us;
+    let cpu = |phase: &SnapPhase| phase.cpu_us_per_call;
     let overhead = Overhead {
-        client_p50_us: cached.latency.p50_us - baseline.latency.p50_us,
-        client_cpu_us: cached.cpu_us_per_call - baseline.cpu_us_per_call,
-        verified_p50_us: verified.latency.p50_us - baseline.latency.p50_us,
-        verified_cpu_us: verified.cpu_us_per_call - baseline.cpu_us_per_call,
-        token_fetch_p50_us: miss.latency.p50_us - cached.latency.p50_us,
-        token_fetch_cpu_us: miss.cpu_us_per_call - cached.cpu_us_per_call,
+        signing_us: signing_us(&body),
+        client_p50_us: p50(&sequential.cached) - p50(&sequential.baseline),
+        verified_p50_us: p50(&sequential.verified) - p50(&sequential.baseline),
+        client_p50_loaded_us: p50(&loaded.cached) - p50(&loaded.baseline),
+        verified_p50_loaded_us: p50(&loaded.verified) - p50(&loaded.baseline),
+        client_cpu_us: cpu(&loaded.cached) - cpu(&loaded.baseline),
+        verified_cpu_us: cpu(&loaded.verified) - cpu(&loaded.baseline),
+        token_fetch_p50_us: p50(&miss) - p50(&sequential.cached),
+        token_fetch_cpu_us: cpu(&miss) - cpu(&sequential.cached),
     };
+    let mut phases = Vec::new();
+    for trio in [loaded, sequential] {
+        phases.extend([trio.baseline, trio.cached, trio.verified]);
+    }
+    phases.push(miss);
     Ok(SnapResult {
         settings: options.clone(),
-        phases: vec![baseline, cached, verified, miss],
+        phases,
         overhead,
         token_endpoint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn short() -> SnapOptions {
+        SnapOptions {
+            snap_duration: 0.3,
+            snap_warmup: 0.1,
+            snap_concurrency: 4,
+            snap_rounds: 2,
+            snap_token_samples: 3,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_phase_succeeds_and_only_the_miss_phase_fetches_tokens() {
+        let result = run(&short()).await.expect("snap run");
+        let names: Vec<_> = result
+            .phases
+            .iter()
+            .map(|p| (p.name.as_str(), p.concurrency))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("baseline", 4),
+                ("client_cached", 4),
+                ("client_verified", 4),
+                ("baseline", 1),
+                ("client_cached", 1),
+                ("client_verified", 1),
+                ("token_miss", 1),
+            ]
+        );
+        for phase in &result.phases {
+            assert!(
+                phase.errors.is_empty(),
+                "{}: {:?}",
+                phase.name,
+                phase.errors
+            );
+            assert!(phase.ok > 0, "{} made no call", phase.name);
+            let expected = if phase.name == "token_miss" { 3 } else { 0 };
+            assert_eq!(phase.token_requests, expected, "{}", phase.name);
+        }
+        let tokens = &result.token_endpoint;
+        assert_eq!(tokens.through_hit_phases, 1);
+        assert_eq!((tokens.in_miss_phase, tokens.miss_samples), (3, 3));
+        assert_eq!(tokens.tokens_issued, 4);
+        assert!(tokens.ok);
+        result.check().expect("token check");
+
+        let report = crate::report::Report {
+            started_at: String::new(),
+            machine: crate::report::Machine::detect(),
+            settings: Value::Null,
+            calibration: None,
+            backends: Vec::new(),
+            snap: Some(result),
+        };
+        let table = report.table();
+        assert!(table.contains("3 SNAP client + provider check"), "{table}");
+        assert!(table.contains("cache hit path confirmed"), "{table}");
+        assert!(
+            !table.contains("gw cpu"),
+            "no gateway header without phases: {table}"
+        );
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["snap"]["token_endpoint"]["ok"], json!(true));
+        assert_eq!(json["snap"]["phases"][6]["name"], json!("token_miss"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checked_route_refuses_a_wrong_signature_that_the_unchecked_one_takes() {
+        let server = Server::start().await.expect("server");
+        let http = http_client().expect("http");
+        let body = request_body();
+        let wrong = client_with_secret(server.base_url.clone(), http.clone(), "another-secret")
+            .expect("client");
+        assert!(matches!(
+            snap_call(&wrong, UNCHECKED_PATH, &body).await,
+            Outcome::Ok
+        ));
+        match snap_call(&wrong, CHECKED_PATH, &body).await {
+            Outcome::Failed(kind) => assert_eq!(kind, "snap_4012700"),
+            other => panic!("a wrong signature passed the check: {other:?}"),
+        }
+        let right = snap_client(server.base_url.clone(), http).expect("client");
+        assert!(matches!(
+            snap_call(&right, CHECKED_PATH, &body).await,
+            Outcome::Ok
+        ));
+        assert_eq!(server.endpoints.token_requests(), 2);
+    }
+
+    #[test]
+    fn a_failed_token_check_fails_the_run() {
+        let result = SnapResult {
+            settings: short(),
+            phases: Vec::new(),
+            overhead: Overhead {
+                signing_us: 0.0,
+                client_p50_us: 0.0,
+                verified_p50_us: 0.0,
+                client_p50_loaded_us: 0.0,
+                verified_p50_loaded_us: 0.0,
+                client_cpu_us: 0.0,
+                verified_cpu_us: 0.0,
+                token_fetch_p50_us: 0.0,
+                token_fetch_cpu_us: 0.0,
+            },
+            token_endpoint: TokenCheck {
+                through_hit_phases: 2,
+                in_miss_phase: 3,
+                miss_samples: 3,
+                tokens_issued: 5,
+                ok: false,
+            },
+        };
+        assert!(result.check().is_err());
+    }
 }
