@@ -246,7 +246,7 @@ async fn send_scheduled(
         return;
     };
     let sent = Instant::now();
-    let outcome = work.execute().await;
+    let outcome = work.execute_scheduled(scheduled).await;
     let done = Instant::now();
     let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
     if sent.duration_since(scheduled) > Duration::from_millis(1) {

@@ -11,7 +11,11 @@
 //! 2. **callback ingestion** (`POST /v1/callbacks/bni_sandbox`, BNI-encrypted payments of
 //!    the VAs issued before; each a real state change): the same two phases;
 //! 3. CPU per phase of the gateway (by thread name) and of the generator, the gateway's
-//!    own metrics (group-commit sizes, server-side latency), peak RSS (`VmHWM`), DB size.
+//!    own metrics (group-commit sizes, server-side latency), peak RSS (`VmHWM`), DB size;
+//! 4. last, **host-to-host bills** ([`h2h`], VAs the gateway holds at `bni_h2h_sandbox`):
+//!    the bank's inquiry then payment of a fresh VA, in a closed loop and an open loop at
+//!    `--h2h-rate`, each answer's latency apart; then a database check that every paid VA
+//!    was paid exactly once. `loadgen h2h` runs only this workload.
 //!
 //! `loadgen all` then measures the SNAP client's per-call overhead in process ([`snap`]:
 //! no gateway, local endpoints); `loadgen snap` runs only that part.
@@ -28,11 +32,13 @@
 //! - [`proc`]: the gateway child process; CPU and memory from `/proc`.
 //! - [`prom`]: the gateway's `/metrics`, before and after each phase.
 //! - [`db`]: temporary SQLite file or PostgreSQL database.
+//! - [`h2h`]: the bank's side of host-to-host bills, and the check afterwards.
 //! - [`sink`]: the webhook sink.
 //! - [`snap`]: the SNAP client overhead phases and their local endpoints.
 //! - [`report`]: the JSON result and the printed table.
 
 mod db;
+mod h2h;
 mod load;
 mod proc;
 mod prom;
@@ -80,7 +86,19 @@ enum Cmd {
     },
     /// Only the SNAP client overhead, in process (no gateway, no database).
     Snap(SnapCommand),
+    /// Only the host-to-host bills (SQLite, then PostgreSQL, unless --backend).
+    #[command(mut_arg("out", |a| a.default_value(H2H_OUT)))]
+    H2h {
+        /// Only this backend.
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+        #[command(flatten)]
+        options: Options,
+    },
 }
+
+/// Where `loadgen h2h` writes its JSON result by default.
+const H2H_OUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/results/h2h.json");
 
 /// Settings of `loadgen snap`.
 #[derive(Args, Debug, Clone, serde::Serialize)]
@@ -158,9 +176,21 @@ pub struct Options {
     /// Record a `perf` profile of the gateway during each phase into this directory.
     #[arg(long)]
     perf_dir: Option<PathBuf>,
-    /// Skip the generator's calibration against the null sink.
+    /// Skip the generator's calibration against the null sink (`loadgen h2h` never runs
+    /// it).
     #[arg(long)]
     no_calibration: bool,
+    /// Open-loop host-to-host bills per second (inquiry + payment each).
+    #[arg(long, default_value_t = 200.0)]
+    h2h_rate: f64,
+    /// Expected most host-to-host bills per second: sizes the VAs issued for the H2H
+    /// warm-up and closed loop (× 1.25 over their durations).
+    #[arg(long, default_value_t = 2000.0)]
+    h2h_target: f64,
+    /// VAs for the H2H closed loop (default: from --h2h-target); the phase ends early,
+    /// flagged, when they run out.
+    #[arg(long)]
+    h2h_pool: Option<usize>,
 }
 
 impl Options {
@@ -192,17 +222,17 @@ impl Options {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (backends, mut options, snap) = match cli.command {
-        Cmd::All { options, snap } => (
-            vec![Backend::Sqlite, Backend::Postgres],
-            options,
-            Some(snap),
-        ),
-        Cmd::Run { backend, options } => (vec![backend], options, None),
+    let both = || vec![Backend::Sqlite, Backend::Postgres];
+    let (backends, mut options, snap, h2h_only) = match cli.command {
+        Cmd::All { options, snap } => (both(), options, Some(snap), false),
+        Cmd::Run { backend, options } => (vec![backend], options, None, false),
+        Cmd::H2h { backend, options } => {
+            (backend.map_or_else(both, |b| vec![b]), options, None, true)
+        }
         Cmd::Snap(command) => return runtime(command.threads)?.block_on(run_snap(command)),
     };
     options.resolve_gateway();
-    runtime(options.threads)?.block_on(run(backends, options, snap))
+    runtime(options.threads)?.block_on(run(backends, options, snap, h2h_only))
 }
 
 fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -218,7 +248,8 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// Writes the JSON, prints the table, then fails if the SNAP token check failed.
+/// Writes the JSON, prints the table, then fails if the SNAP token check or a
+/// host-to-host check failed.
 fn finish(report: &Report, out: &std::path::Path) -> anyhow::Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -227,6 +258,9 @@ fn finish(report: &Report, out: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", out.display()))?;
     println!("{}", report.table());
     println!("JSON result: {}", out.display());
+    if !report.h2h_passed() {
+        anyhow::bail!("a host-to-host check failed (see the table above)");
+    }
     match &report.snap {
         Some(snap) => snap.check(),
         None => Ok(()),
@@ -251,6 +285,7 @@ async fn run(
     backends: Vec<Backend>,
     options: Options,
     snap: Option<SnapOptions>,
+    h2h_only: bool,
 ) -> anyhow::Result<()> {
     let started_at = now_rfc3339();
     let http = reqwest::Client::builder()
@@ -268,8 +303,9 @@ async fn run(
         http,
         sink: &sink,
         ticks: proc::clock_ticks(),
+        h2h_only,
     };
-    let calibration = if options.no_calibration {
+    let calibration = if options.no_calibration || h2h_only {
         None
     } else {
         Some(context.calibrate().await)

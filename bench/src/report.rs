@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::db::DbSize;
+use crate::h2h::{H2hLatencies, H2hResult};
 use crate::load::Percentiles;
 use crate::prom::GatewayView;
 use crate::snap::{self, SnapResult};
@@ -20,7 +21,7 @@ const INTERFERENCE: f64 = 0.25;
 /// One measured phase.
 #[derive(Clone, Debug, Serialize)]
 pub struct PhaseResult {
-    /// `va_create`, `callback` or `calibration`.
+    /// `va_create`, `callback`, `h2h` or `calibration`.
     pub workload: String,
     /// `closed` or `open`.
     pub shape: String,
@@ -62,6 +63,9 @@ pub struct PhaseResult {
     pub gateway_view: GatewayView,
     /// `perf record` output, when profiled.
     pub perf_data: Option<String>,
+    /// Host-to-host phases (`h2h`): the inquiry's and the payment's latencies apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2h: Option<H2hLatencies>,
 }
 
 /// One backend's run.
@@ -82,6 +86,10 @@ pub struct BackendResult {
     /// Webhooks the sink received (deliveries of `virtual_account.paid`).
     pub webhooks_received: u64,
     pub gateway_log: String,
+    /// The host-to-host workload (after the others; the figures above are taken before
+    /// it, except with `loadgen h2h`, which runs it alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2h: Option<H2hResult>,
 }
 
 /// The whole run.
@@ -277,10 +285,94 @@ impl Report {
             }
             targets(&mut out, b);
         }
+        h2h_table(&mut out, &self.backends);
         if let Some(s) = &self.snap {
             snap_table(&mut out, s);
         }
         out
+    }
+
+    /// Whether every host-to-host workload that ran passed its check (true when none ran).
+    pub fn h2h_passed(&self) -> bool {
+        self.backends
+            .iter()
+            .filter_map(|b| b.h2h.as_ref())
+            .all(H2hResult::passed)
+    }
+}
+
+fn h2h_table(out: &mut String, backends: &[BackendResult]) {
+    let ran: Vec<_> = backends
+        .iter()
+        .filter_map(|b| b.h2h.as_ref().map(|h| (b, h)))
+        .collect();
+    if ran.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nhost-to-host VA bills ({}): inquiry (svc 24) then payment (svc 25) of a fresh VA; one B2B token per backend",
+        crate::h2h::INSTANCE
+    );
+    let _ = writeln!(
+        out,
+        "backend  phase                    bills/s       ok   err | inquiry p50   p90     p99     max ms | payment p50   p90     p99     max ms"
+    );
+    for (b, _) in &ran {
+        for p in &b.phases {
+            let Some(l) = &p.h2h else { continue };
+            let errors: u64 = p.errors.values().sum();
+            let _ = writeln!(
+                out,
+                "{:<9}{:<22} {:>9.0} {:>8} {:>5} | {:>11.2} {:>7.2} {:>7.2} {:>7.2}    | {:>11.2} {:>7.2} {:>7.2} {:>7.2}",
+                b.backend,
+                label(p),
+                p.achieved_rate,
+                p.ok,
+                errors,
+                l.inquiry.p50_ms,
+                l.inquiry.p90_ms,
+                l.inquiry.p99_ms,
+                l.inquiry.max_ms,
+                l.payment.p50_ms,
+                l.payment.p90_ms,
+                l.payment.p99_ms,
+                l.payment.max_ms,
+            );
+        }
+    }
+    for (b, h) in ran {
+        let c = &h.check;
+        let errors = if h.errors.is_empty() {
+            "none".to_owned()
+        } else {
+            let codes: Vec<String> = h.errors.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+            codes.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{}: {} H2H VAs issued in {:.0} s; {} token request(s); {} webhooks; errors (warm-up included): {errors}",
+            b.backend, h.vas_issued, h.issue_seconds, h.token_requests, h.webhooks_received
+        );
+        if let Some(why) = &h.failed {
+            let _ = writeln!(out, "  FAILED: {why}");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  database check: {} of {} acknowledged payments paid exactly once; {} sent unanswered ({} of them paid once); {} never paid and untouched of {}; {} violation(s): {}",
+            c.acknowledged_paid_once,
+            c.acknowledged,
+            c.sent_unacknowledged,
+            c.sent_unacknowledged_paid,
+            c.not_sent,
+            c.vas_in_db,
+            c.violations,
+            if c.ok { "PASS" } else { "FAILED" }
+        );
+        for example in &c.examples {
+            let _ = writeln!(out, "    {example}");
+        }
     }
 }
 

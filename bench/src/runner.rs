@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use crate::Options;
 use crate::db::{Backend, Prepared};
+use crate::h2h::{self, Bank, Fate, H2hResult, H2hWork};
 use crate::load::{self, Measured, Percentiles};
 use crate::proc::{self, Gateway, Launch};
 use crate::prom::{GatewayView, Scrape};
 use crate::report::{BackendResult, PhaseResult};
 use crate::sink::Sink;
-use crate::workload::{Callbacks, CreateVa, IssuedVa, NullPost, Work};
+use crate::workload::{self, Callbacks, CreateVa, IssuedVa, NullPost, Work};
 
 /// Closed loop with so many connections, or open loop at so many requests per second.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +29,8 @@ pub struct Context<'a> {
     pub http: reqwest::Client,
     pub sink: &'a Sink,
     pub ticks: f64,
+    /// Only the host-to-host workload (`loadgen h2h`).
+    pub h2h_only: bool,
 }
 
 /// The gateway being measured, if any (calibration has none).
@@ -233,6 +236,11 @@ impl Context<'_> {
             base_url: &gateway.base_url,
             tag: backend.name(),
         };
+        if self.h2h_only {
+            return Ok(self
+                .measure_h2h_only(backend, gateway, target, prepared)
+                .await);
+        }
         let sink_before = self.sink.received();
         let creating = CreateVa::new(
             self.http.clone(),
@@ -287,7 +295,7 @@ impl Context<'_> {
             .filter(|p| p.workload == "callback")
             .map(|p| p.ok)
             .sum();
-        Ok(BackendResult {
+        let mut result = BackendResult {
             backend: backend.name().to_owned(),
             skipped: None,
             phases,
@@ -299,7 +307,132 @@ impl Context<'_> {
             callbacks_ok,
             webhooks_received: self.sink.received() - sink_before,
             gateway_log: String::new(),
-        })
+            h2h: None,
+        };
+        // Host-to-host last: the figures above are taken before it, as without it.
+        let (phases, h2h) = self.h2h(gateway, target, prepared).await;
+        result.phases.extend(phases);
+        result.h2h = Some(h2h);
+        Ok(result)
+    }
+
+    /// `loadgen h2h`: the host-to-host workload alone.
+    async fn measure_h2h_only(
+        &self,
+        backend: Backend,
+        gateway: &Gateway,
+        target: Target<'_>,
+        prepared: &Prepared,
+    ) -> BackendResult {
+        let sink_before = self.sink.received();
+        let (phases, h2h) = self.h2h(gateway, target, prepared).await;
+        let (peak_rss_mib, rss_end_mib) = proc::memory_mib(gateway.pid());
+        BackendResult {
+            backend: backend.name().to_owned(),
+            skipped: None,
+            phases,
+            peak_rss_mib,
+            rss_end_mib,
+            db_size_end: prepared.size().await,
+            webhooks_received: self.sink.received() - sink_before,
+            h2h: Some(h2h),
+            ..BackendResult::default()
+        }
+    }
+
+    /// The host-to-host workload: issues H2H VAs (unmeasured), gets the bank's token once,
+    /// warms up, then a closed loop and an open loop of bills (inquiry, then payment of a
+    /// fresh VA); then checks the database against what each VA went through. A failure
+    /// before the phases (no token, …) is reported in the result, not raised, so the
+    /// other workloads' figures are kept.
+    async fn h2h(
+        &self,
+        gateway: &Gateway,
+        target: Target<'_>,
+        prepared: &Prepared,
+    ) -> (Vec<PhaseResult>, H2hResult) {
+        let mut result = H2hResult::default();
+        let mut phases = Vec::new();
+        if let Err(e) = self
+            .h2h_phases(gateway, target, prepared, &mut phases, &mut result)
+            .await
+        {
+            eprintln!("  h2h failed: {e:#}");
+            result.failed = Some(format!("{e:#}"));
+        }
+        (phases, result)
+    }
+
+    async fn h2h_phases(
+        &self,
+        gateway: &Gateway,
+        target: Target<'_>,
+        prepared: &Prepared,
+        phases: &mut Vec<PhaseResult>,
+        result: &mut H2hResult,
+    ) -> anyhow::Result<()> {
+        let o = self.options;
+        let sink_before = self.sink.received();
+        let creating = CreateVa::new(self.http.clone(), &gateway.base_url, &run_id(), 1)
+            .at_provider(h2h::INSTANCE);
+        let create = Arc::new(Work::CreateVa(creating));
+        let per_second = o.h2h_target * 1.25;
+        let warm_need = (per_second * o.warmup).ceil() as usize;
+        let closed_need = o
+            .h2h_pool
+            .unwrap_or((per_second * o.duration).ceil() as usize);
+        let open_need = (o.h2h_rate * o.duration * 1.05).ceil() as usize;
+        let started = Instant::now();
+        self.issue(
+            &create,
+            warm_need + closed_need + open_need,
+            "the H2H phases",
+        )
+        .await;
+        result.issue_seconds = started.elapsed().as_secs_f64();
+        let mut vas = issued(&create);
+        result.vas_issued = vas.len();
+
+        let bank = Arc::new(Bank::connect(self.http.clone(), &gateway.base_url, &run_id()).await?);
+        result.token_requests = 1;
+        let open_vas = vas.split_off(vas.len().saturating_sub(open_need));
+        let closed_vas = vas.split_off(warm_need.min(vas.len()));
+        let bills = |vas: Vec<IssuedVa>| {
+            Arc::new(Work::H2h(H2hWork::new(
+                bank.clone(),
+                vas,
+                workload::PAYMENT,
+            )))
+        };
+        let (warm, closed_work, open_work) = (bills(vas), bills(closed_vas), bills(open_vas));
+
+        let closed = Shape::Closed(o.connections);
+        let warmed = self.drive(warm.clone(), closed, self.warmup()).await;
+        merge_errors(&mut result.errors, &warmed.errors);
+        let open = Shape::Open(o.h2h_rate);
+        for (work, shape) in [(&closed_work, closed), (&open_work, open)] {
+            let mut phase = self
+                .phase("h2h", h2h::ROUTE, work.clone(), shape, Some(target))
+                .await;
+            phase.h2h = bills_of(work).map(H2hWork::latencies);
+            merge_errors(&mut result.errors, &phase.errors);
+            phases.push(phase);
+        }
+
+        self.wait_for_deliveries().await;
+        result.webhooks_received = self.sink.received() - sink_before;
+        let fates: std::collections::HashMap<String, Fate> = [&warm, &closed_work, &open_work]
+            .into_iter()
+            .filter_map(|w| bills_of(w))
+            .flat_map(H2hWork::fates)
+            .collect();
+        let db = h2h::read_db(&prepared.url()).await?;
+        result.check = h2h::check(&fates, &db);
+        eprintln!(
+            "  h2h check: {} of {} acknowledged payments found paid exactly once, {} violation(s)",
+            result.check.acknowledged_paid_once, result.check.acknowledged, result.check.violations
+        );
+        Ok(())
     }
 
     /// Issues VAs (unmeasured) until there are enough unpaid ones for both callback
@@ -312,20 +445,27 @@ impl Context<'_> {
             (o.callback_target * 1.25 * (o.warmup + o.duration) / per_va).ceil() as usize;
         let open_need = (o.callback_rate() * o.duration * 1.05 / per_va).ceil() as usize;
         let need = closed_need + open_need;
+        self.issue(create, need, "the callback phases").await;
+        let mut all = issued(create);
+        let open = all.split_off(all.len().saturating_sub(open_need));
+        all.truncate(closed_need);
+        (all, open)
+    }
+
+    /// Issues VAs (unmeasured closed loops of 5 s) until `create` has issued `need`, or
+    /// three rounds in a row issued none.
+    async fn issue(&self, create: &Arc<Work>, need: usize, what: &str) {
         let Work::CreateVa(c) = create.as_ref() else {
-            return (Vec::new(), Vec::new());
+            return;
         };
         let started = Instant::now();
         let mut stalled = 0;
         while c.issued_count() < need && stalled < 3 {
-            eprintln!(
-                "  issuing VAs for the callback phases: {} of {need}",
-                c.issued_count()
-            );
+            eprintln!("  issuing VAs for {what}: {} of {need}", c.issued_count());
             let before = c.issued_count();
             self.drive(
                 create.clone(),
-                Shape::Closed(o.connections),
+                Shape::Closed(self.options.connections),
                 Duration::from_secs(5),
             )
             .await;
@@ -340,10 +480,6 @@ impl Context<'_> {
             c.issued_count(),
             started.elapsed().as_secs_f64()
         );
-        let mut all = issued(create);
-        let open = all.split_off(all.len().saturating_sub(open_need));
-        all.truncate(closed_need);
-        (all, open)
     }
 
     /// Lets the dispatcher deliver what the callbacks enqueued: waits until the sink has
@@ -367,6 +503,22 @@ fn issued(create: &Work) -> Vec<IssuedVa> {
     match create {
         Work::CreateVa(c) => c.issued.lock().map(|v| v.clone()).unwrap_or_default(),
         _ => Vec::new(),
+    }
+}
+
+fn bills_of(work: &Work) -> Option<&H2hWork> {
+    match work {
+        Work::H2h(w) => Some(w),
+        _ => None,
+    }
+}
+
+fn merge_errors(
+    into: &mut std::collections::BTreeMap<String, u64>,
+    from: &std::collections::BTreeMap<String, u64>,
+) {
+    for (kind, n) in from {
+        *into.entry(kind.clone()).or_default() += n;
     }
 }
 
@@ -431,5 +583,6 @@ fn summarize(m: Measured, s: Summary<'_>) -> PhaseResult {
             .collect(),
         gateway_view: s.view,
         perf_data: s.perf_data,
+        h2h: None,
     }
 }

@@ -1,5 +1,6 @@
 //! What one request is: a signed VA creation, a BNI payment callback, (calibration) a
-//! signed POST to the null sink, or a SNAP overhead call ([`crate::snap`]).
+//! signed POST to the null sink, a SNAP overhead call ([`crate::snap`]), or a host-to-host
+//! bill (inquiry then payment, [`crate::h2h`]).
 //!
 //! Every callback is a real state change, never a replay: each carries a fresh
 //! `payment_ntb` for a VA that is still active. With `payments_per_va = 1` (the default)
@@ -55,6 +56,8 @@ pub enum Work {
     Null(NullPost),
     /// A SNAP overhead call (no gateway involved).
     Snap(crate::snap::SnapWork),
+    /// A host-to-host bill: the bank's inquiry, then its payment.
+    H2h(crate::h2h::H2hWork),
 }
 
 impl Work {
@@ -65,19 +68,33 @@ impl Work {
             Work::Callback(w) => w.execute().await,
             Work::Null(w) => w.execute().await,
             Work::Snap(w) => w.execute().await,
+            Work::H2h(w) => w.execute(std::time::Instant::now()).await,
+        }
+    }
+
+    /// As [`Work::execute`], for a request an open loop scheduled at `scheduled` (work that
+    /// times parts of itself measures them from there; the rest ignores it).
+    pub async fn execute_scheduled(&self, scheduled: std::time::Instant) -> Outcome {
+        match self {
+            Work::H2h(w) => w.execute(scheduled).await,
+            other => other.execute().await,
         }
     }
 }
 
 fn failed(e: &reqwest::Error) -> Outcome {
-    let kind = if e.is_timeout() {
+    Outcome::Failed(transport_kind(e).to_owned())
+}
+
+/// How a request failed before any answer: `timeout`, `connect` or `transport`.
+pub fn transport_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
         "connect"
     } else {
         "transport"
-    };
-    Outcome::Failed(kind.to_owned())
+    }
 }
 
 fn signed(
@@ -112,6 +129,9 @@ pub struct CreateVa {
     run: String,
     amount: i64,
     expires_at: String,
+    /// Issue at this provider instance with the default (exact) payment rule, instead of
+    /// the route's first instance with `"partial"`.
+    provider: Option<String>,
     next: AtomicU64,
     /// VAs issued so far.
     pub issued: Mutex<Vec<IssuedVa>>,
@@ -135,9 +155,17 @@ impl CreateVa {
             run: run.to_owned(),
             amount: PAYMENT * i64::from(payments_per_va.max(1)),
             expires_at,
+            provider: None,
             next: AtomicU64::new(0),
             issued: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same, issuing at provider instance `provider` with the default payment rule
+    /// (`exact`: the bill is paid once, in full).
+    pub fn at_provider(mut self, provider: &str) -> CreateVa {
+        self.provider = Some(provider.to_owned());
+        self
     }
 
     /// How many VAs were issued.
@@ -147,6 +175,16 @@ impl CreateVa {
 
     fn body(&self) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Some(provider) = &self.provider {
+            return json!({
+                "reference": format!("BENCH-{}-{n}", self.run),
+                "amount": self.amount,
+                "customer": {"name": "Budi"},
+                "expires_at": self.expires_at,
+                "provider": provider,
+            })
+            .to_string();
+        }
         json!({
             "reference": format!("BENCH-{}-{n}", self.run),
             "amount": self.amount,
