@@ -438,6 +438,12 @@ async fn in_app_payments_answer_a_deeplink(backend: Backend) {
         .await
         .expect("record");
     app.payment_reaches(id, "paid").await;
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.event_types_for(id) == vec!["payment.paid".to_owned()]
+        })
+        .await
+    );
     // A provider outside the route is refused.
     let mut body = payment_body("ORDER-APP-2", 33_000, "astrapay");
     body["provider"] = json!("bni_main");
@@ -631,3 +637,32 @@ async fn payments_list_in_pages_and_by_status() {
         .await;
     assert_eq!(by_reference["data"][0]["id"], ids[1].as_str());
 }
+
+async fn qris_refunds_partial_then_full(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let payment = app
+        .pay_body(&payment_body("ORDER-QR-R", 60_000, "qris"))
+        .await;
+    let id = payment["id"].as_str().expect("id");
+    app.astrapay.complete(id).await.expect("notify");
+    app.payment_reaches(id, "paid").await;
+    let partial = refund(&app, id, 20_000).await;
+    assert_eq!(partial.status(), 201);
+    let partial: Value = partial.json().await.expect("json");
+    assert_eq!(partial["payment"]["status"], "partially_refunded");
+    let rest = refund(&app, id, 40_000).await;
+    assert_eq!(rest.status(), 201);
+    let done = app.payment_reaches(id, "refunded").await;
+    assert_eq!(done["refunded_amount"], 60_000);
+    assert_eq!(app.astrapay.payment(id).expect("held").refunded, 60_000);
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            sorted(app.event_types_for(id))
+                == ["payment.paid", "payment.refunded", "payment.refunded"]
+        })
+        .await,
+        "{:?}",
+        app.event_types_for(id)
+    );
+}
+on_both_backends!(qris_refunds_partial_then_full);
