@@ -27,6 +27,12 @@
 
 use std::fmt;
 
+use contracts::inbound::{AckOutcome, Inbound, InboundEvent, InboundRequest};
+use contracts::{Amount, ErrorKind, InboundNotifications, ProviderError};
+use time::OffsetDateTime;
+
+use crate::callback::{CapturedCallback, SimError, Tamper};
+
 pub mod payments;
 pub mod va;
 
@@ -90,5 +96,110 @@ impl fmt::Display for Report {
             }
         }
         Ok(())
+    }
+}
+
+// Checks and helpers both suites use.
+
+pub(crate) fn sim_failed(err: SimError) -> String {
+    format!("the simulator could not act: {err}")
+}
+
+pub(crate) fn amount(rupiah: i64) -> Result<Amount, String> {
+    Amount::new(rupiah).map_err(|err| format!("amount {rupiah}: {err}"))
+}
+
+pub(crate) fn expect_same_event_id(
+    first: &InboundEvent,
+    second: &InboundEvent,
+    what: &str,
+) -> CheckResult {
+    if first.provider_event_id == second.provider_event_id {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} gave provider_event_id {:?}, then {:?}: de-duplication would apply it twice",
+        first.provider_event_id, second.provider_event_id
+    ))
+}
+
+pub(crate) fn expect_acknowledgements(
+    inbound: &dyn InboundNotifications,
+    request: &InboundRequest,
+) -> CheckResult {
+    let accepted = inbound.acknowledge(request, &AckOutcome::Accepted);
+    if !(200..300).contains(&accepted.status) {
+        return Err(format!("acknowledge(Accepted) is HTTP {}", accepted.status));
+    }
+    let refusal = ProviderError::new(ErrorKind::InvalidSignature, "conformance check");
+    let rejected = inbound.acknowledge(request, &AckOutcome::Rejected(refusal));
+    if (200..300).contains(&rejected.status) {
+        return Err(format!("acknowledge(Rejected) is HTTP {}", rejected.status));
+    }
+    Ok(())
+}
+
+pub(crate) async fn one_event(
+    inbound: &dyn InboundNotifications,
+    callback: &CapturedCallback,
+) -> Result<InboundEvent, String> {
+    let parsed = inbound
+        .verify_and_parse(&inbound_request(callback))
+        .await
+        .map_err(|err| format!("a genuine notification was refused: {err}"))?;
+    match parsed {
+        Inbound::Events(mut n) if n.events.len() == 1 => Ok(n.events.remove(0)),
+        Inbound::Events(n) => Err(format!(
+            "a notification gave {} events, want exactly 1",
+            n.events.len()
+        )),
+        other => Err(format!("a notification gave {other:?}, want one event")),
+    }
+}
+
+pub(crate) async fn expect_refused(
+    inbound: &dyn InboundNotifications,
+    spoiled: &CapturedCallback,
+    tamper: Tamper,
+) -> CheckResult {
+    match inbound.verify_and_parse(&inbound_request(spoiled)).await {
+        Err(err) if matches!(err.kind, ErrorKind::InvalidSignature | ErrorKind::Rejected) => Ok(()),
+        Err(err) => Err(format!(
+            "a {tamper:?} notification: want InvalidSignature or Rejected, got {err}"
+        )),
+        Ok(parsed) => Err(format!(
+            "a {tamper:?} notification was accepted: {parsed:?}"
+        )),
+    }
+}
+
+/// The raw request as it would reach the gateway's callback endpoint: `path` is the path
+/// (and query) of the URL the simulator posts to, `sub_path` what follows
+/// `/v1/callbacks/{instance}/` in it (the whole path without its leading `/` when the URL
+/// has another shape).
+pub(crate) fn inbound_request(callback: &CapturedCallback) -> InboundRequest {
+    let path = callback
+        .url
+        .as_deref()
+        .map_or_else(|| "/".to_owned(), crate::snap::signed_path);
+    let sub_path = callback_sub_path(&path);
+    InboundRequest::new(
+        callback.method.clone(),
+        sub_path,
+        callback.headers.clone(),
+        callback.body.clone(),
+        OffsetDateTime::now_utc(),
+    )
+    .with_path(path)
+}
+
+pub(crate) fn callback_sub_path(path: &str) -> String {
+    let without_query = path.split('?').next().unwrap_or_default();
+    let relative = without_query.trim_start_matches('/');
+    match relative.strip_prefix("v1/callbacks/") {
+        Some(rest) => rest
+            .split_once('/')
+            .map_or_else(String::new, |(_, sub)| sub.to_owned()),
+        None => relative.to_owned(),
     }
 }

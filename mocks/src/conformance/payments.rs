@@ -32,9 +32,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use contracts::inbound::{
-    AckOutcome, EventKind, Inbound, InboundEvent, InboundRequest, ResourceRef,
-};
+use contracts::inbound::{EventKind, Inbound, InboundEvent, ResourceRef};
 use contracts::payment::{
     CreatePayment, PaymentAction, PaymentHandle, PaymentStatusReport, ProviderPaymentState,
     RefundOutcome, RefundRequest, RefundState, StartedPayment,
@@ -45,10 +43,12 @@ use contracts::{
 use rand::Rng;
 use time::OffsetDateTime;
 
-use super::{CheckResult, Report};
+use super::{
+    CheckResult, Report, amount, expect_acknowledgements, expect_refused, expect_same_event_id,
+    inbound_request, one_event, sim_failed,
+};
 use crate::callback::{CapturedCallback, SimError, Tamper};
 use crate::faults::{Fault, FaultRule, Faults};
-use crate::snap::signed_path;
 
 /// How long a [`Fault::HangAfterEffect`] holds the provider's answer back.
 pub const HANG_MS: u64 = 2_000;
@@ -61,9 +61,6 @@ const CHARGED: i64 = 150_000;
 
 /// The first, partial refund of check 8, in rupiah.
 const PARTIAL_REFUND: i64 = 50_000;
-
-/// The gateway's callback root: `/v1/callbacks/{instance}[/{sub_path}]`.
-const CALLBACK_ROOT: &str = "/v1/callbacks/";
 
 /// The operations a check may inject faults into or count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -545,10 +542,6 @@ fn new_reference(tag: &str) -> OurReference {
     OurReference(format!("CP{tag}{suffix:08}"))
 }
 
-fn amount(rupiah: i64) -> Result<Amount, String> {
-    Amount::new(rupiah).map_err(|err| format!("amount {rupiah}: {err}"))
-}
-
 fn charged() -> Result<Amount, String> {
     amount(CHARGED)
 }
@@ -649,10 +642,6 @@ fn expect_held_once(sim: &dyn PaymentSimulator, reference: &OurReference) -> Che
     }
 }
 
-fn sim_failed(err: SimError) -> String {
-    format!("the simulator could not act: {err}")
-}
-
 /// `qris` must answer a QR string; every other method a redirect or deeplink URL.
 fn expect_action_of_method(action: &PaymentAction, method: &str) -> CheckResult {
     let wants_qr = method.eq_ignore_ascii_case("qris");
@@ -711,29 +700,6 @@ fn expect_unavailable(result: Result<StartedPayment, ProviderError>, what: &str)
     }
 }
 
-/// The raw request as the gateway's callback route would hand it over (see the module
-/// docs for how the URL becomes `sub_path` and `path`).
-fn inbound_request(callback: &CapturedCallback) -> InboundRequest {
-    let path = callback.url.as_deref().map(signed_path).unwrap_or_default();
-    let without_query = path.split('?').next().unwrap_or_default();
-    let sub_path = match without_query.strip_prefix(CALLBACK_ROOT) {
-        Some(below_root) => below_root.split_once('/').map_or("", |(_, rest)| rest),
-        None => without_query.trim_start_matches('/'),
-    };
-    let request = InboundRequest::new(
-        callback.method.clone(),
-        sub_path,
-        callback.headers.clone(),
-        callback.body.clone(),
-        OffsetDateTime::now_utc(),
-    );
-    if path.is_empty() {
-        request
-    } else {
-        request.with_path(path)
-    }
-}
-
 /// Feeds the provider's token request to the adapter, which must answer it itself (HTTP
 /// 200 with `accessToken`), and hands the token to the simulator.
 async fn token_handshake(
@@ -766,26 +732,6 @@ async fn token_handshake(
             Ok(())
         }
         _ => Err("the token answer carries no accessToken".to_owned()),
-    }
-}
-
-async fn one_event(
-    inbound: &dyn InboundNotifications,
-    callback: &CapturedCallback,
-) -> Result<InboundEvent, String> {
-    let parsed = inbound
-        .verify_and_parse(&inbound_request(callback))
-        .await
-        .map_err(|err| format!("a genuine notification was refused: {err}"))?;
-    match parsed {
-        Inbound::Events(mut n) if n.events.len() == 1 => Ok(n.events.remove(0)),
-        Inbound::Events(n) => Err(format!(
-            "a payment notification gave {} events, want exactly 1",
-            n.events.len()
-        )),
-        other => Err(format!(
-            "a payment notification gave {other:?}, want one event"
-        )),
     }
 }
 
@@ -844,51 +790,10 @@ fn expect_names_our_payment(
     Ok(())
 }
 
-fn expect_same_event_id(first: &InboundEvent, second: &InboundEvent, what: &str) -> CheckResult {
-    if first.provider_event_id == second.provider_event_id {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} gave provider_event_id {:?}, then {:?}: de-duplication would apply it twice",
-        first.provider_event_id, second.provider_event_id
-    ))
-}
-
-async fn expect_refused(
-    inbound: &dyn InboundNotifications,
-    spoiled: &CapturedCallback,
-    tamper: Tamper,
-) -> CheckResult {
-    match inbound.verify_and_parse(&inbound_request(spoiled)).await {
-        Err(err) if matches!(err.kind, ErrorKind::InvalidSignature | ErrorKind::Rejected) => Ok(()),
-        Err(err) => Err(format!(
-            "a {tamper:?} notification: want InvalidSignature or Rejected, got {err}"
-        )),
-        Ok(parsed) => Err(format!(
-            "a {tamper:?} notification was accepted: {parsed:?}"
-        )),
-    }
-}
-
-fn expect_acknowledgements(
-    inbound: &dyn InboundNotifications,
-    request: &InboundRequest,
-) -> CheckResult {
-    let accepted = inbound.acknowledge(request, &AckOutcome::Accepted);
-    if !(200..300).contains(&accepted.status) {
-        return Err(format!("acknowledge(Accepted) is HTTP {}", accepted.status));
-    }
-    let refusal = ProviderError::new(ErrorKind::InvalidSignature, "conformance check");
-    let rejected = inbound.acknowledge(request, &AckOutcome::Rejected(refusal));
-    if (200..300).contains(&rejected.status) {
-        return Err(format!("acknowledge(Rejected) is HTTP {}", rejected.status));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contracts::inbound::{AckOutcome, InboundRequest};
 
     fn captured(url: Option<&str>) -> CapturedCallback {
         CapturedCallback {

@@ -28,9 +28,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use contracts::inbound::{
-    AckOutcome, EventKind, Inbound, InboundEvent, InboundRequest, ResourceRef,
-};
+use contracts::inbound::{EventKind, Inbound, InboundEvent, ResourceRef};
 use contracts::va::{CreateVa, IssuedVa, ProviderVaState, UpdateVa, VaHandle, VaStatusReport};
 use contracts::{
     Amount, Customer, ErrorKind, InboundNotifications, OurReference, ProviderError, VirtualAccounts,
@@ -38,7 +36,10 @@ use contracts::{
 use rand::Rng;
 use time::OffsetDateTime;
 
-use super::{CheckResult, Report};
+use super::{
+    CheckResult, Report, amount, expect_acknowledgements, expect_refused, expect_same_event_id,
+    inbound_request, one_event, sim_failed,
+};
 use crate::bni::{BillingState, BniSimulator};
 use crate::callback::{CapturedCallback, SimError, Tamper};
 use crate::faults::{Fault, FaultRule, Faults};
@@ -602,10 +603,6 @@ fn new_reference(tag: &str) -> OurReference {
     OurReference(format!("CF{tag}{suffix:08}"))
 }
 
-fn amount(rupiah: i64) -> Result<Amount, String> {
-    Amount::new(rupiah).map_err(|err| format!("amount {rupiah}: {err}"))
-}
-
 fn billed() -> Result<Amount, String> {
     amount(BILLED)
 }
@@ -668,10 +665,6 @@ fn held_by_provider(
         .ok_or_else(|| format!("the provider holds no VA for {reference}"))
 }
 
-fn sim_failed(err: SimError) -> String {
-    format!("the simulator could not act: {err}")
-}
-
 fn expect_state(report: &VaStatusReport, allowed: &[ProviderVaState], when: &str) -> CheckResult {
     if allowed.contains(&report.state) {
         return Ok(());
@@ -697,37 +690,6 @@ fn expect_unavailable(result: Result<(), ProviderError>, what: &str) -> CheckRes
         Err(err) if err.kind == ErrorKind::Unavailable && err.is_retryable() => Ok(()),
         Err(err) => Err(format!("{what}: want Unavailable (retryable), got {err}")),
         Ok(()) => Err(format!("{what}: answered Ok")),
-    }
-}
-
-/// The raw request as it would reach the gateway's callback endpoint: `path` is the path
-/// (and query) of the URL the simulator posts to, `sub_path` what follows
-/// `/v1/callbacks/{instance}/` in it (the whole path without its leading `/` when the URL
-/// has another shape).
-pub(crate) fn inbound_request(callback: &CapturedCallback) -> InboundRequest {
-    let path = callback
-        .url
-        .as_deref()
-        .map_or_else(|| "/".to_owned(), crate::snap::signed_path);
-    let sub_path = callback_sub_path(&path);
-    InboundRequest::new(
-        callback.method.clone(),
-        sub_path,
-        callback.headers.clone(),
-        callback.body.clone(),
-        OffsetDateTime::now_utc(),
-    )
-    .with_path(path)
-}
-
-fn callback_sub_path(path: &str) -> String {
-    let without_query = path.split('?').next().unwrap_or_default();
-    let relative = without_query.trim_start_matches('/');
-    match relative.strip_prefix("v1/callbacks/") {
-        Some(rest) => rest
-            .split_once('/')
-            .map_or_else(String::new, |(_, sub)| sub.to_owned()),
-        None => relative.to_owned(),
     }
 }
 
@@ -760,24 +722,6 @@ async fn obtain_token(inbound: &dyn InboundNotifications, sim: &dyn VaSimulator)
             reply.status,
             String::from_utf8_lossy(&reply.body)
         )),
-    }
-}
-
-async fn one_event(
-    inbound: &dyn InboundNotifications,
-    callback: &CapturedCallback,
-) -> Result<InboundEvent, String> {
-    let parsed = inbound
-        .verify_and_parse(&inbound_request(callback))
-        .await
-        .map_err(|err| format!("a genuine callback was refused: {err}"))?;
-    match parsed {
-        Inbound::Events(mut n) if n.events.len() == 1 => Ok(n.events.remove(0)),
-        Inbound::Events(n) => Err(format!(
-            "a payment callback gave {} events, want exactly 1",
-            n.events.len()
-        )),
-        other => Err(format!("a payment callback gave {other:?}, want one event")),
     }
 }
 
@@ -844,46 +788,6 @@ fn expect_names_our_va(
     Ok(())
 }
 
-fn expect_same_event_id(first: &InboundEvent, second: &InboundEvent, what: &str) -> CheckResult {
-    if first.provider_event_id == second.provider_event_id {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} gave provider_event_id {:?}, then {:?}: de-duplication would apply it twice",
-        first.provider_event_id, second.provider_event_id
-    ))
-}
-
-async fn expect_refused(
-    inbound: &dyn InboundNotifications,
-    spoiled: &CapturedCallback,
-    tamper: Tamper,
-) -> CheckResult {
-    match inbound.verify_and_parse(&inbound_request(spoiled)).await {
-        Err(err) if matches!(err.kind, ErrorKind::InvalidSignature | ErrorKind::Rejected) => Ok(()),
-        Err(err) => Err(format!(
-            "a {tamper:?} callback: want InvalidSignature or Rejected, got {err}"
-        )),
-        Ok(parsed) => Err(format!("a {tamper:?} callback was accepted: {parsed:?}")),
-    }
-}
-
-fn expect_acknowledgements(
-    inbound: &dyn InboundNotifications,
-    request: &InboundRequest,
-) -> CheckResult {
-    let accepted = inbound.acknowledge(request, &AckOutcome::Accepted);
-    if !(200..300).contains(&accepted.status) {
-        return Err(format!("acknowledge(Accepted) is HTTP {}", accepted.status));
-    }
-    let refusal = ProviderError::new(ErrorKind::InvalidSignature, "conformance check");
-    let rejected = inbound.acknowledge(request, &AckOutcome::Rejected(refusal));
-    if (200..300).contains(&rejected.status) {
-        return Err(format!("acknowledge(Rejected) is HTTP {}", rejected.status));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -901,7 +805,7 @@ mod tests {
             ("/", ""),
         ];
         for (path, sub_path) in cases {
-            assert_eq!(callback_sub_path(path), sub_path, "{path}");
+            assert_eq!(super::super::callback_sub_path(path), sub_path, "{path}");
         }
         let captured = CapturedCallback {
             url: Some(
