@@ -18,6 +18,15 @@ fn sorted(mut types: Vec<String>) -> Vec<String> {
 
 const PAYMENT_EVENTS: &str = "SELECT COUNT(*) FROM provider_events WHERE resource_id = $1";
 
+/// A payment of demo's at AstraPay, paid (notified) and seen `paid`; its id.
+async fn paid_payment(app: &TestApp, reference: &str, amount: i64, method: &str) -> String {
+    let payment = app.pay_body(&payment_body(reference, amount, method)).await;
+    let id = payment["id"].as_str().expect("id").to_owned();
+    app.astrapay.complete(&id).await.expect("notify");
+    app.payment_reaches(&id, "paid").await;
+    id
+}
+
 /// Posts a captured provider request to the gateway as is; returns status and JSON body.
 async fn post_captured(app: &TestApp, captured: &CapturedCallback) -> (u16, Value) {
     let url = captured.url.clone().expect("captured callback has a URL");
@@ -137,12 +146,7 @@ async fn refund(app: &TestApp, id: &str, amount: i64) -> reqwest::Response {
 
 async fn refunds_partial_then_full_never_above_paid(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let payment = app
-        .pay_body(&payment_body("ORDER-R", 100_000, "astrapay"))
-        .await;
-    let id = payment["id"].as_str().expect("id");
-    app.astrapay.complete(id).await.expect("notify");
-    app.payment_reaches(id, "paid").await;
+    let id = &paid_payment(&app, "ORDER-R", 100_000, "astrapay").await;
 
     let first = refund(&app, id, 30_000).await;
     assert_eq!(first.status(), 201);
@@ -576,12 +580,7 @@ async fn a_refund_timeout_is_pending_then_resolved_by_status(backend: Backend) {
     let mut options = Options::new(backend);
     options.provider_timeout_ms = 500;
     let app = TestApp::spawn_with(options).await;
-    let payment = app
-        .pay_body(&payment_body("ORDER-RT", 40_000, "astrapay"))
-        .await;
-    let id = payment["id"].as_str().expect("id");
-    app.astrapay.complete(id).await.expect("notify");
-    app.payment_reaches(id, "paid").await;
+    let id = &paid_payment(&app, "ORDER-RT", 40_000, "astrapay").await;
     app.astrapay.faults().push(FaultRule {
         op: Some("debit-refund".into()),
         fault: Fault::HangAfterEffect { ms: 1_500 },
@@ -640,12 +639,7 @@ async fn payments_list_in_pages_and_by_status() {
 
 async fn qris_refunds_partial_then_full(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let payment = app
-        .pay_body(&payment_body("ORDER-QR-R", 60_000, "qris"))
-        .await;
-    let id = payment["id"].as_str().expect("id");
-    app.astrapay.complete(id).await.expect("notify");
-    app.payment_reaches(id, "paid").await;
+    let id = &paid_payment(&app, "ORDER-QR-R", 60_000, "qris").await;
     let partial = refund(&app, id, 20_000).await;
     assert_eq!(partial.status(), 201);
     let partial: Value = partial.json().await.expect("json");
