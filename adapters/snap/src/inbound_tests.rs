@@ -541,3 +541,62 @@ fn configuration_is_checked_and_debug_is_redacted() {
         ConfigError::Empty("client_key")
     );
 }
+
+/// RELIABILITY.md W-IN-1, for SNAP notifications: one byte changed anywhere in what is
+/// signed (body, timestamp, signature, token) never verifies, and the genuine request
+/// always does.
+#[test]
+fn ten_thousand_one_byte_forgeries_are_all_refused() {
+    use rand::Rng;
+
+    let inbound = inbound(NotifyAuth::Symmetric);
+    let token = issued_token(&inbound);
+    let path = "/v1.0/transfer-va/payment";
+    let genuine = notification(&token, path, TV_S6_TIMESTAMP, TV_S6_BODY);
+    assert!(inbound.verify_at(&genuine, NOTIFY_NOW).is_ok());
+    let mut rng = rand::rng();
+    let mut accepted = Vec::new();
+    for trial in 0..10_000 {
+        let mut forged = genuine.clone();
+        let target = trial % 4;
+        let mutate = |text: &[u8], rng: &mut rand::rngs::ThreadRng| -> Vec<u8> {
+            let mut bytes = text.to_vec();
+            let at = rng.random_range(0..bytes.len());
+            let mut replacement = bytes[at];
+            while replacement == bytes[at] {
+                replacement = rng.random_range(0x20u8..0x7f);
+            }
+            bytes[at] = replacement;
+            bytes
+        };
+        match target {
+            0 => forged.body = mutate(&genuine.body, &mut rng).into(),
+            1 | 2 | 3 => {
+                let name = ["x-timestamp", "x-signature", "authorization"][target - 1];
+                let value = genuine.header(name).expect("header").to_owned();
+                // The auth scheme is case-insensitive (RFC 7235): change the token itself.
+                let (keep, signed) = value.split_at(if target == 3 { 7 } else { 0 });
+                let changed = String::from_utf8(mutate(signed.as_bytes(), &mut rng))
+                    .map(|rest| format!("{keep}{rest}"))
+                    .expect("ascii stays ascii");
+                for (n, v) in &mut forged.headers {
+                    if n == name {
+                        v.clone_from(&changed);
+                    }
+                }
+            }
+            _ => unreachable!("four targets"),
+        }
+        if inbound.verify_at(&forged, NOTIFY_NOW).is_ok() {
+            accepted.push(trial);
+        }
+    }
+    assert!(accepted.is_empty(), "forgeries accepted: {accepted:?}");
+    let mut lower_scheme = genuine;
+    for (n, v) in &mut lower_scheme.headers {
+        if n == "authorization" {
+            *v = v.replacen("Bearer", "bearer", 1);
+        }
+    }
+    assert!(inbound.verify_at(&lower_scheme, NOTIFY_NOW).is_ok());
+}
