@@ -571,7 +571,7 @@ fn ten_thousand_one_byte_forgeries_are_all_refused() {
         };
         match target {
             0 => forged.body = mutate(&genuine.body, &mut rng).into(),
-            1 | 2 | 3 => {
+            1..=3 => {
                 let name = ["x-timestamp", "x-signature", "authorization"][target - 1];
                 let value = genuine.header(name).expect("header").to_owned();
                 // The auth scheme is case-insensitive (RFC 7235): change the token itself.
