@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::messaging::DeliveryState;
 use crate::payment::ProviderPaymentState;
 use crate::{Amount, OurReference, ProviderError, ProviderReference};
 
@@ -89,6 +90,11 @@ pub enum ResourceRef {
         /// The VA number, when the callback carries it.
         va_number: Option<String>,
     },
+    /// A message (WhatsApp template or OTP).
+    Message {
+        /// The provider's message id (`wamid.…`).
+        provider_reference: ProviderReference,
+    },
     /// A payment (e-wallet, checkout, QRIS).
     Payment {
         /// Our reference, when the callback carries it.
@@ -119,6 +125,15 @@ pub enum EventKind {
     VaReversal {
         /// The amount reversed.
         amount: Amount,
+    },
+    /// The provider reports how far a message got.
+    MessageStatus {
+        /// Sent, delivered, read or failed.
+        state: DeliveryState,
+        /// When, as the provider says.
+        at: Option<OffsetDateTime>,
+        /// Why it failed (the provider's code and title), for failures.
+        error: Option<String>,
     },
     /// The provider reports a payment's state.
     PaymentUpdate {

@@ -90,7 +90,8 @@ impl SentMessage {
 }
 
 /// Delivery states, ordered: a message never moves backwards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Accepted by the provider.
     Sent,

@@ -61,6 +61,7 @@ pub mod nicepay;
 pub mod server;
 pub mod snap;
 pub mod webhook_receiver;
+pub mod whatsapp;
 
 mod wib;
 
