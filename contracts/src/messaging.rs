@@ -90,7 +90,9 @@ impl SentMessage {
 }
 
 /// Delivery states, ordered: a message never moves backwards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Accepted by the provider.

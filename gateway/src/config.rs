@@ -223,6 +223,8 @@ pub struct Routes {
     /// payment goes to the first that offers its method (then the next, if that one is
     /// unavailable).
     pub payments: Vec<String>,
+    /// Provider instances that send this client's messages, in order of preference.
+    pub messages: Vec<String>,
 }
 
 /// A provider instance: the kind selects the adapter. The only place adapters are listed.
@@ -243,6 +245,9 @@ pub enum ProviderConfig {
     /// AstraPay: SNAP direct debit and QRIS.
     #[cfg(feature = "astrapay")]
     Astrapay(adapter_astrapay::Config),
+    /// WhatsApp Cloud API: template messages and OTPs.
+    #[cfg(feature = "whatsapp")]
+    Whatsapp(adapter_whatsapp::Config),
 }
 
 impl ProviderConfig {
@@ -257,6 +262,8 @@ impl ProviderConfig {
             ProviderConfig::Doku(_) => "doku",
             #[cfg(feature = "astrapay")]
             ProviderConfig::Astrapay(_) => "astrapay",
+            #[cfg(feature = "whatsapp")]
+            ProviderConfig::Whatsapp(_) => "whatsapp",
         }
     }
 }
@@ -380,6 +387,7 @@ impl Settings {
             .virtual_accounts
             .iter()
             .chain(&client.routes.payments)
+            .chain(&client.routes.messages)
         {
             if !self.providers.contains_key(route) {
                 return invalid(format!("route names unknown provider instance {route}"));
@@ -413,6 +421,8 @@ impl ProviderConfig {
             ProviderConfig::Doku(c) => c.validate().map_err(|e| e.to_string()),
             #[cfg(feature = "astrapay")]
             ProviderConfig::Astrapay(c) => c.validate().map_err(|e| e.to_string()),
+            #[cfg(feature = "whatsapp")]
+            ProviderConfig::Whatsapp(c) => c.validate().map_err(|e| e.to_string()),
         }
     }
 }

@@ -100,6 +100,12 @@ impl Registry {
         self.get(name).and_then(|i| i.capabilities.payments.clone())
     }
 
+    /// The messaging capability of `name`.
+    pub fn messaging(&self, name: &str) -> Option<Arc<dyn contracts::Messaging>> {
+        self.get(name)
+            .and_then(|i| i.capabilities.messaging.clone())
+    }
+
     /// The inbound capability of `name`.
     pub fn inbound(&self, name: &str) -> Option<Arc<dyn InboundNotifications>> {
         self.get(name).and_then(|i| i.capabilities.inbound.clone())
@@ -141,6 +147,10 @@ fn build_one(
         #[cfg(feature = "astrapay")]
         ProviderConfig::Astrapay(c) => adapter_astrapay::AstraPay::new(c.clone(), http)
             .map(adapter_astrapay::AstraPay::capabilities)
+            .map_err(|e| e.to_string()),
+        #[cfg(feature = "whatsapp")]
+        ProviderConfig::Whatsapp(c) => adapter_whatsapp::WhatsApp::new(c.clone(), http)
+            .map(adapter_whatsapp::WhatsApp::capabilities)
             .map_err(|e| e.to_string()),
     }
 }

@@ -18,6 +18,7 @@ use mocks::bni_snap::{BniSnapConfig, BniSnapNotify, BniSnapSimulator};
 use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
 use mocks::webhook_receiver::WebhookReceiver;
+use mocks::whatsapp::{WhatsAppConfig, WhatsAppSimulator};
 use mocks::{CallbackOptions, FaultRule, Running};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ use crate::app::{App, AppState};
 use crate::config::{ProviderConfig, Settings};
 use crate::http::ApiError;
 use crate::registry::{Registry, callback_url};
+use crate::store::messages as message_store;
 use crate::store::payments as payment_store;
 use crate::store::va;
 
@@ -63,6 +65,8 @@ pub enum Simulator {
     Doku(DokuSimulator),
     /// AstraPay: direct debit and QRIS.
     AstraPay(AstraPaySimulator),
+    /// WhatsApp Cloud API.
+    WhatsApp(WhatsAppSimulator),
 }
 
 impl Simulator {
@@ -73,6 +77,7 @@ impl Simulator {
             Simulator::Nicepay(_) => "nicepay",
             Simulator::Doku(_) => "doku",
             Simulator::AstraPay(_) => "astrapay",
+            Simulator::WhatsApp(_) => "whatsapp",
         }
     }
 
@@ -83,6 +88,7 @@ impl Simulator {
             Simulator::Nicepay(sim) => sim.faults(),
             Simulator::Doku(sim) => sim.faults(),
             Simulator::AstraPay(sim) => sim.faults(),
+            Simulator::WhatsApp(sim) => sim.faults(),
         }
     }
 }
@@ -186,6 +192,7 @@ fn connect_simulator(simulator: &Simulator, root: &str) {
             &format!("{root}/v1.0/debit/notify"),
             &format!("{root}/v1.0/qr/qr-mpm-notify"),
         ),
+        Simulator::WhatsApp(sim) => sim.set_webhook_url(root),
     }
 }
 
@@ -260,6 +267,15 @@ async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator
             let running = sim.spawn(any).await?;
             Ok((Simulator::AstraPay(sim), running))
         }
+        ProviderConfig::Whatsapp(c) => {
+            let sim = WhatsAppSimulator::new(WhatsAppConfig::new(
+                c.access_token.expose_secret(),
+                &c.phone_number_id,
+                c.app_secret.expose_secret(),
+            ));
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::WhatsApp(sim), running))
+        }
     }
 }
 
@@ -270,6 +286,7 @@ fn set_base_url(provider: &mut ProviderConfig, base: &str) -> anyhow::Result<()>
         ProviderConfig::Nicepay(c) => c.base_url = url,
         ProviderConfig::Doku(c) => c.base_url = url,
         ProviderConfig::Astrapay(c) => c.base_url = url,
+        ProviderConfig::Whatsapp(c) => c.base_url = url,
     }
     Ok(())
 }
@@ -353,6 +370,7 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router<AppState> {
         .route("/sandbox/providers", get(providers))
         .route("/sandbox/virtual-accounts/{id}/pay", post(pay))
         .route("/sandbox/payments/{id}/{outcome}", post(settle_payment))
+        .route("/sandbox/messages/{id}/{outcome}", post(settle_message))
         .route(
             "/sandbox/providers/{instance}/faults",
             post(add_fault).delete(clear_faults),
@@ -440,7 +458,7 @@ async fn pay(
                 Err(e) => Err(refused(&e)),
             };
         }
-        Simulator::AstraPay(_) => {
+        Simulator::AstraPay(_) | Simulator::WhatsApp(_) => {
             return Err(ApiError::not_found("virtual accounts at this provider"));
         }
     };
@@ -506,6 +524,48 @@ async fn settle_payment(
         (_, "complete" | "fail" | "expire") => {
             return Err(ApiError::not_found("payments at this provider"));
         }
+        _ => return Err(ApiError::not_found("sandbox action")),
+    };
+    match outcomes {
+        Ok(outcomes) => Ok((
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "callbacks": outcomes })),
+        )
+            .into_response()),
+        Err(e) => Err(refused(&e)),
+    }
+}
+
+/// `POST /sandbox/messages/{id}/{deliver|read|fail}`: the provider posts the status
+/// webhook; callback options as for `pay`.
+async fn settle_message(
+    State(state): State<AppState>,
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path((id, outcome)): Path<(String, String)>,
+    body: Option<axum::Json<CallbackOptions>>,
+) -> Result<Response, ApiError> {
+    let options = body.map(|b| b.0).unwrap_or_default();
+    let message_id = id.clone();
+    let row = state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move { message_store::get_unscoped(conn, &message_id).await })
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let (Some(Simulator::WhatsApp(sim)), Some(wamid)) = (
+        row.provider.as_deref().and_then(|p| sandbox.simulator(p)),
+        row.provider_reference.as_deref(),
+    ) else {
+        return Err(ApiError::not_found(
+            "a sent message at a simulated provider",
+        ));
+    };
+    let outcomes = match outcome.as_str() {
+        "deliver" => sim.deliver_with(wamid, options).await,
+        "read" => sim.read_with(wamid, options).await,
+        // 131026: message undeliverable.
+        "fail" => sim.fail_with(wamid, 131_026, options).await,
         _ => return Err(ApiError::not_found("sandbox action")),
     };
     match outcomes {

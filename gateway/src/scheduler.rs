@@ -28,6 +28,7 @@ pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
     expire_due(state).await?;
     resolve_pending(state).await?;
     crate::service::payments::check_due(state).await?;
+    crate::service::messages::send_due(state).await?;
     if ticks.is_multiple_of(60) {
         let now = now_ms();
         let window_ms = state.settings().server.auth_window_secs * 1000;

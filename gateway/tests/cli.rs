@@ -146,7 +146,7 @@ fn migrate_creates_the_schema() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("schema version 2"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("schema version 3"));
     let again = gateway()
         .args(["migrate", "--database-url", &url])
         .output()

@@ -42,6 +42,8 @@
 //!   payment notifications) and host-to-host (the bank asks the gateway, then pays).
 //! - [`doku`]: DOKU SNAP virtual accounts and DOKU Checkout (`HMACSHA256=` signatures).
 //! - [`astrapay`]: AstraPay SNAP direct debit and QRIS MPM, with refunds and notify.
+//! - [`whatsapp`]: the WhatsApp Cloud API (`/{version}/{phone_number_id}/messages`,
+//!   templates registered in its config, signed status webhooks, the handshake).
 //! - [`keys`]: the public test key pairs of the gateway and the simulated providers.
 //! - [`conformance`]: one suite per capability, run against every adapter of that
 //!   capability through its simulator ([`conformance::va`] for virtual accounts,

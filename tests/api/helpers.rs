@@ -16,6 +16,7 @@ use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
 use mocks::server::any_local_port;
 use mocks::webhook_receiver::WebhookReceiver;
+use mocks::whatsapp::{WhatsAppConfig, WhatsAppSimulator};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::net::TcpListener;
@@ -44,6 +45,10 @@ pub const BNI_NOTIFY_SECRET: &str = "gateway-issued-bni-secret";
 /// `partnerServiceId` of the bank-held and the host-to-host BNI SNAP instances.
 pub const BNI_SNAP_PREFIX: &str = "8123";
 pub const BNI_H2H_PREFIX: &str = "8124";
+pub const WA_TOKEN: &str = "whatsapp-test-access-token";
+pub const WA_PHONE_ID: &str = "106540352242922";
+pub const WA_APP_SECRET: &str = "whatsapp-test-app-secret";
+pub const WA_VERIFY_TOKEN: &str = "whatsapp-test-verify-token";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +138,7 @@ pub struct TestApp {
     pub bni_snap: BniSnapSimulator,
     /// BNI SNAP, VAs the gateway holds (`bni_h2h`).
     pub bni_h2h: BniSnapSimulator,
+    pub whatsapp: WhatsAppSimulator,
     pub receiver: WebhookReceiver,
     pub receiver2: WebhookReceiver,
     settings_text: String,
@@ -200,6 +206,8 @@ impl TestApp {
             BNI_SNAP_SECRET,
             BniSnapNotify::symmetric(BNI_NOTIFY_KEY, BNI_NOTIFY_SECRET),
         ));
+        let whatsapp =
+            WhatsAppSimulator::new(WhatsAppConfig::new(WA_TOKEN, WA_PHONE_ID, WA_APP_SECRET));
         let receiver = WebhookReceiver::try_new(vec![DEMO_WEBHOOK_SECRET.into()]).expect("secret");
         let receiver2 =
             WebhookReceiver::try_new(vec![DEMO2_WEBHOOK_SECRET.into()]).expect("secret");
@@ -211,6 +219,7 @@ impl TestApp {
             astrapay.spawn(any_local_port()).await.expect("astrapay"),
             doku.spawn(any_local_port()).await.expect("doku"),
             bni_snap.spawn(any_local_port()).await.expect("bni_snap"),
+            whatsapp.spawn(any_local_port()).await.expect("whatsapp"),
         ];
         let database_url = fresh_database(options.backend).await;
         let listener = TcpListener::bind(any_local_port()).await.expect("bind");
@@ -229,6 +238,7 @@ impl TestApp {
             &format!("{doku_root}/v1.0/transfer-va/payment"),
             &doku_root,
         );
+        whatsapp.set_webhook_url(&format!("http://{addr}/v1/callbacks/wa_main"));
         for (sim, instance) in [(&bni_snap, "bni_snap"), (&bni_h2h, "bni_h2h")] {
             let root = format!("http://{addr}/v1/callbacks/{instance}");
             sim.set_urls(
@@ -248,6 +258,7 @@ impl TestApp {
             doku,
             bni_snap,
             bni_h2h,
+            whatsapp,
             receiver,
             receiver2,
             settings_text,
@@ -530,6 +541,15 @@ notify_client_secret = "{BNI_NOTIFY_SECRET}"
 bank_public_key = """{bni_key}"""
 timeout_ms = {timeout}
 
+[providers.wa_main]
+kind = "whatsapp"
+base_url = "{whatsapp}"
+phone_number_id = "{WA_PHONE_ID}"
+access_token = "{WA_TOKEN}"
+app_secret = "{WA_APP_SECRET}"
+verify_token = "{WA_VERIFY_TOKEN}"
+request_timeout_ms = {timeout}
+
 [clients.demo]
 secrets = ["{DEMO_SECRET}", "demo-rotating-secret-00000009"]
 webhook_url = "{receiver}/"
@@ -537,6 +557,7 @@ webhook_secrets = ["{DEMO_WEBHOOK_SECRET}"]
 rate_limit = {{ per_second = {rate}, burst = {burst} }}
 routes.virtual_accounts = [{route}]
 routes.payments = ["astrapay_main", "doku_main", "astrapay_app"]
+routes.messages = ["wa_main"]
 
 [clients.demo2]
 secrets = ["{DEMO2_SECRET}"]
@@ -553,6 +574,7 @@ routes.virtual_accounts = ["nicepay_main", "bni_main"]
         astrapay = servers[4].base_url,
         doku = servers[5].base_url,
         bni_snap = servers[6].base_url,
+        whatsapp = servers[7].base_url,
         doku_key = mocks::keys::DOKU.public_pem,
         bni_key = mocks::keys::BNI.public_pem,
         merchant_key = mocks::keys::MERCHANT.private_pem,

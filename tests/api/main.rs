@@ -9,6 +9,7 @@ mod events;
 mod failover;
 mod helpers;
 mod idempotency;
+mod messages;
 mod openapi;
 mod payments;
 mod sandbox;

@@ -62,6 +62,8 @@ async fn every_documented_operation_exists_on_the_real_router() {
         "/v1/payments",
         "/v1/payments/{id}",
         "/v1/payments/{id}/refunds",
+        "/v1/messages",
+        "/v1/messages/{id}",
         "/healthz",
         "/readyz",
         "/metrics",

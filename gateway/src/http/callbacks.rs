@@ -19,16 +19,31 @@ use crate::service::callbacks;
 /// `…/v1.0/access-token/b2b`); OpenAPI cannot template that, so it is routed as a
 /// catch-all and documented by [`CallbackDoc`] as `{rest}`.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(callback_root)).route(
-        "/v1/callbacks/{instance}/{*rest}",
-        axum::routing::post(callback_sub),
-    )
+    OpenApiRouter::new()
+        .routes(routes!(callback_root, callback_handshake))
+        .route(
+            "/v1/callbacks/{instance}/{*rest}",
+            axum::routing::post(callback_sub),
+        )
 }
 
 /// The OpenAPI description of the sub-path route.
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(paths(callback_sub))]
 pub struct CallbackDoc;
+
+/// A provider's webhook verification handshake (WhatsApp's `hub.challenge`), answered by
+/// its adapter.
+#[utoipa::path(get, path = "/v1/callbacks/{instance}", tag = "callbacks",
+    params(("instance" = String, Path, description = "Provider instance name")),
+    responses((status = 200, description = "The provider's challenge, echoed"), (status = 403, description = "Wrong verify token"), (status = 404, body = super::error::Problem, content_type = "application/problem+json")))]
+async fn callback_handshake(
+    State(state): State<AppState>,
+    Path(instance): Path<String>,
+    request: Request,
+) -> Response {
+    dispatch(&state, &instance, String::new(), request).await
+}
 
 /// A provider's callback (format and answer are the provider's own).
 #[utoipa::path(post, path = "/v1/callbacks/{instance}", tag = "callbacks",

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod guard;
 pub mod idempotency;
+pub mod messages;
 pub mod ops;
 pub mod payments;
 pub mod va;
@@ -37,7 +38,7 @@ pub use error::{ApiError, FieldError};
 /// The OpenAPI document's static part; paths are added from the routes themselves.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, payments, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
+    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, payments, messages, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&SignedRequests),
 )]
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let product = OpenApiRouter::new()
         .merge(va::routes())
         .merge(payments::routes())
+        .merge(messages::routes())
         .merge(events::routes())
         .merge(ops::product_routes())
         .layer(middleware::from_fn_with_state(

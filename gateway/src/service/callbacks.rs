@@ -28,8 +28,10 @@ use sqlx::AnyConnection;
 
 use crate::app::AppState;
 use crate::metrics;
+use crate::service::messages as message_service;
 use crate::service::payments::{self as payment_service, Update};
 use crate::service::va::event_data;
+use crate::store::messages as message_store;
 use crate::store::payments as payment_store;
 use crate::store::provider_events::{self, NewProviderEvent, Unconfirmed, state};
 use crate::store::va::{self, PaidTotal, VaRow, status};
@@ -320,6 +322,9 @@ async fn store_one(
     if matches!(event.resource, ResourceRef::Payment { .. }) {
         return store_payment_event(conn, provider, event, trust, now).await;
     }
+    if matches!(event.resource, ResourceRef::Message { .. }) {
+        return store_message_event(conn, provider, event, now).await;
+    }
     let (reference, provider_reference, va_number) = resource_keys(&event.resource);
     let found =
         va::find_for_provider(conn, provider, reference, provider_reference, va_number).await?;
@@ -367,6 +372,58 @@ async fn store_one(
     // Stored as `applied` already: only a different outcome needs a second write.
     if settled != state::APPLIED || detail.is_some() {
         provider_events::settle(conn, &event_id, settled, detail.as_deref(), now).await?;
+    }
+    Ok(Applied {
+        enqueued,
+        ..Applied::default()
+    })
+}
+
+/// A provider's delivery status of a message: stored once per provider event, then applied
+/// forward only (a late `delivered` after `read` is recorded and changes nothing).
+async fn store_message_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event: InboundEvent,
+    now: i64,
+) -> Result<Applied, StoreError> {
+    let (
+        ResourceRef::Message { provider_reference },
+        EventKind::MessageStatus { state, error, .. },
+    ) = (&event.resource, &event.kind)
+    else {
+        return Ok(Applied::default());
+    };
+    let found =
+        message_store::find_for_provider(conn, provider, provider_reference.as_str()).await?;
+    let new = NewProviderEvent {
+        provider: provider.to_owned(),
+        provider_event_id: event.provider_event_id.clone(),
+        client_id: found.as_ref().map(|m| m.client_id.clone()),
+        resource_id: found.as_ref().map(|m| m.id.clone()),
+        kind: "message.status".to_owned(),
+        amount: None,
+        state: if found.is_some() {
+            state::APPLIED
+        } else {
+            state::UNMATCHED
+        }
+        .to_owned(),
+        detail: None,
+        payload: event.payload.to_string(),
+        received_at: now,
+        next_attempt_at: None,
+    };
+    let Some(event_id) = provider_events::insert(conn, &new).await? else {
+        return Ok(Applied::default()); // a replay: acknowledged, changes nothing
+    };
+    let Some(message) = found else {
+        return Ok(Applied::default());
+    };
+    let (moved, enqueued) =
+        message_service::apply_status(conn, &message, *state, error.as_deref(), now).await?;
+    if !moved {
+        provider_events::settle(conn, &event_id, state::IGNORED, Some("not forward"), now).await?;
     }
     Ok(Applied {
         enqueued,

@@ -3,5 +3,6 @@
 pub mod callbacks;
 pub mod fields;
 pub mod jobs;
+pub mod messages;
 pub mod payments;
 pub mod va;

@@ -17,6 +17,7 @@ pub mod calls;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod messages;
 pub mod nonces;
 pub mod payments;
 pub mod provider_events;
@@ -42,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "payments",
         include_str!("../../migrations/0002_payments.sql"),
+    ),
+    (
+        3,
+        "messages",
+        include_str!("../../migrations/0003_messages.sql"),
     ),
 ];
 
