@@ -425,14 +425,16 @@ pub async fn migrate(url: &str) -> Result<usize, StoreError> {
     Ok(MIGRATIONS.len())
 }
 
+/// The statements of a migration: comment lines are dropped first (so a `;` in a comment
+/// cannot split a statement), then the text is split at `;`.
 fn split_statements(sql: &str) -> Vec<String> {
-    sql.split(';')
-        .map(|s| {
-            s.lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+    let code = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::to_owned)
         .filter(|s| !s.trim().is_empty())
         .collect()
 }
@@ -602,5 +604,19 @@ mod tests {
             .write(|conn| Box::pin(async move { nonces::remember(conn, "c", "after", 1).await }))
             .await;
         assert!(matches!(after, Ok(true)));
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::split_statements;
+
+    #[test]
+    fn a_semicolon_in_a_comment_does_not_split_a_statement() {
+        let sql = "-- a; b\nCREATE TABLE t (a BIGINT);\n-- c; d\nCREATE INDEX i ON t (a);\n";
+        let statements = split_statements(sql);
+        assert_eq!(statements.len(), 2, "{statements:?}");
+        assert!(statements[0].trim().starts_with("CREATE TABLE"));
+        assert!(statements[1].trim().starts_with("CREATE INDEX"));
     }
 }
