@@ -34,6 +34,70 @@ pub struct Settings {
     /// Products that call the unified API, by client id.
     #[serde(default)]
     pub clients: BTreeMap<String, ClientConfig>,
+    /// One-time passwords.
+    #[serde(default)]
+    pub otp: OtpSettings,
+}
+
+/// The OTP policy (RELIABILITY.md §7.5) and what each purpose sends.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpSettings {
+    /// Derives codes from their stored seed and keys their stored hash (at least 32
+    /// characters). Without it the OTP endpoints answer `otp_not_configured`.
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub key: Option<SecretString>,
+    /// How long a code is valid.
+    pub ttl_secs: i64,
+    /// Wrong codes allowed before the OTP is locked.
+    pub max_attempts: i64,
+    /// Least wait between sends of one OTP.
+    pub resend_after_secs: i64,
+    /// Most sends to one recipient within `send_window_secs`.
+    pub max_sends_per_recipient: i64,
+    /// The window of that cap.
+    pub send_window_secs: i64,
+    /// Most sends by one client within an hour.
+    pub max_sends_per_client_hour: i64,
+    /// Purposes products may ask for, each with the authentication template it sends.
+    pub purposes: BTreeMap<String, OtpPurpose>,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        OtpSettings {
+            key: None,
+            ttl_secs: 600,
+            max_attempts: 5,
+            resend_after_secs: 60,
+            max_sends_per_recipient: 5,
+            send_window_secs: 600,
+            max_sends_per_client_hour: 10_000,
+            purposes: BTreeMap::new(),
+        }
+    }
+}
+
+/// One OTP purpose (`login`, `reset_pin`, …).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtpPurpose {
+    /// The authentication template (code in the body and the copy-code button).
+    pub template: String,
+    /// Its language.
+    #[serde(default = "default_otp_language")]
+    pub language: String,
+}
+
+fn default_otp_language() -> String {
+    "id".to_owned()
+}
+
+fn serialize_optional_secret<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    secret.as_ref().map(|_| "[redacted]").serialize(s)
 }
 
 /// HTTP server settings.
@@ -324,6 +388,7 @@ impl Settings {
             scheduler: SchedulerSettings::default(),
             providers: BTreeMap::new(),
             clients: BTreeMap::new(),
+            otp: OtpSettings::default(),
         }
     }
 
@@ -346,6 +411,23 @@ impl Settings {
         }
         if !(0.0..1.0).contains(&self.outbox.jitter) {
             return invalid("outbox.jitter must be in [0, 1)".into());
+        }
+        let otp = &self.otp;
+        if otp
+            .key
+            .as_ref()
+            .is_some_and(|k| k.expose_secret().len() < 32)
+        {
+            return invalid("otp.key must be at least 32 characters".into());
+        }
+        if otp.ttl_secs < 60
+            || otp.max_attempts < 1
+            || otp.resend_after_secs < 0
+            || otp.max_sends_per_recipient < 1
+            || otp.send_window_secs < 1
+            || otp.max_sends_per_client_hour < 1
+        {
+            return invalid("otp limits must be positive (ttl_secs at least 60)".into());
         }
         for (name, provider) in &self.providers {
             validate_name(name)?;

@@ -371,6 +371,7 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router<AppState> {
         .route("/sandbox/virtual-accounts/{id}/pay", post(pay))
         .route("/sandbox/payments/{id}/{outcome}", post(settle_payment))
         .route("/sandbox/messages/{id}/{outcome}", post(settle_message))
+        .route("/sandbox/otp/last", get(last_otp))
         .route(
             "/sandbox/providers/{instance}/faults",
             post(add_fault).delete(clear_faults),
@@ -533,6 +534,31 @@ async fn settle_payment(
         )
             .into_response()),
         Err(e) => Err(refused(&e)),
+    }
+}
+
+/// `GET /sandbox/otp/last?recipient=62…`: the last code a simulated WhatsApp delivered to
+/// that number (sandbox only: the gateway itself never stores or shows a code).
+#[derive(Debug, Deserialize)]
+struct LastOtp {
+    recipient: String,
+}
+
+async fn last_otp(
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    axum::extract::Query(query): axum::extract::Query<LastOtp>,
+) -> Result<Response, ApiError> {
+    let code = sandbox.simulators.values().find_map(|(sim, _)| match sim {
+        Simulator::WhatsApp(sim) => sim.last_code_for(&query.recipient),
+        _ => None,
+    });
+    match code {
+        Some(code) => Ok((
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "code": code })),
+        )
+            .into_response()),
+        None => Err(ApiError::not_found("code sent to this number")),
     }
 }
 

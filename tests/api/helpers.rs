@@ -541,6 +541,10 @@ notify_client_secret = "{BNI_NOTIFY_SECRET}"
 bank_public_key = """{bni_key}"""
 timeout_ms = {timeout}
 
+[otp]
+key = "test-otp-key-0123456789abcdef0123456789"
+purposes.login = {{ template = "otp_login", language = "id" }}
+
 [providers.wa_main]
 kind = "whatsapp"
 base_url = "{whatsapp}"

@@ -11,6 +11,7 @@ mod helpers;
 mod idempotency;
 mod messages;
 mod openapi;
+mod otp;
 mod payments;
 mod sandbox;
 mod snap;

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod idempotency;
 pub mod messages;
 pub mod ops;
+pub mod otp;
 pub mod payments;
 pub mod va;
 
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(va::routes())
         .merge(payments::routes())
         .merge(messages::routes())
+        .merge(otp::routes())
         .merge(events::routes())
         .merge(ops::product_routes())
         .layer(middleware::from_fn_with_state(

@@ -4,5 +4,6 @@ pub mod callbacks;
 pub mod fields;
 pub mod jobs;
 pub mod messages;
+pub mod otp;
 pub mod payments;
 pub mod va;

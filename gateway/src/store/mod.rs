@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "messages",
         include_str!("../../migrations/0003_messages.sql"),
     ),
+    (4, "otp", include_str!("../../migrations/0004_otp.sql")),
 ];
 
 /// Which database the gateway runs on.
