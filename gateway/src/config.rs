@@ -37,6 +37,19 @@ pub struct Settings {
     /// One-time passwords.
     #[serde(default)]
     pub otp: OtpSettings,
+    /// Click-to-chat support links.
+    #[serde(default)]
+    pub support: SupportSettings,
+}
+
+/// Click-to-chat support links (`POST /v1/support-links`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportSettings {
+    /// The customer-care WhatsApp number, international digits (`6281100000000`).
+    pub number: Option<String>,
+    /// Prefilled text per topic; `{name}` is replaced by the user's name in bold.
+    pub topics: BTreeMap<String, String>,
 }
 
 /// The OTP policy (RELIABILITY.md §7.5) and what each purpose sends.
@@ -389,6 +402,7 @@ impl Settings {
             providers: BTreeMap::new(),
             clients: BTreeMap::new(),
             otp: OtpSettings::default(),
+            support: SupportSettings::default(),
         }
     }
 
@@ -428,6 +442,16 @@ impl Settings {
             || otp.max_sends_per_client_hour < 1
         {
             return invalid("otp limits must be positive (ttl_secs at least 60)".into());
+        }
+        if let Some(number) = &self.support.number
+            && (number.len() < 8
+                || number.len() > 15
+                || number.starts_with('0')
+                || !number.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return invalid(
+                "support.number must be international digits without + or a leading 0".into(),
+            );
         }
         for (name, provider) in &self.providers {
             validate_name(name)?;

@@ -545,6 +545,10 @@ timeout_ms = {timeout}
 key = "test-otp-key-0123456789abcdef0123456789"
 purposes.login = {{ template = "otp_login", language = "id" }}
 
+[support]
+number = "6281100000000"
+topics.payment = "Halo, saya {{name}} butuh bantuan tentang pembayaran."
+
 [providers.wa_main]
 kind = "whatsapp"
 base_url = "{whatsapp}"

@@ -67,6 +67,7 @@ async fn every_documented_operation_exists_on_the_real_router() {
         "/v1/otp",
         "/v1/otp/{id}/verify",
         "/v1/otp/{id}/resend",
+        "/v1/support-links",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -168,3 +168,33 @@ async fn otp_requests_are_validated_and_scoped() {
         .await;
     assert_eq!(status, 404, "another client's OTP does not exist for it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_links_open_a_prefilled_chat() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, link) = app
+        .post(
+            "demo",
+            "/v1/support-links",
+            &json!({"topic": "payment", "name": "Budi *Santoso*"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    assert_eq!(
+        link["text"],
+        "Halo, saya *Budi Santoso* butuh bantuan tentang pembayaran."
+    );
+    assert_eq!(
+        link["url"],
+        "https://wa.me/6281100000000?text=Halo%2C%20saya%20*Budi%20Santoso*%20butuh%20bantuan%20tentang%20pembayaran."
+    );
+    let (status, problem) = app
+        .post(
+            "demo",
+            "/v1/support-links",
+            &json!({"topic": "nothing", "name": ""}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"].as_array().map(Vec::len), Some(2));
+}

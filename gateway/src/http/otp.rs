@@ -1,4 +1,5 @@
-//! `/v1/otp`: thin handlers over [`crate::service::otp`].
+//! `/v1/otp` and `/v1/support-links`: thin handlers over [`crate::service::otp`] and
+//! [`crate::service::support`].
 
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -20,6 +21,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_otp))
         .routes(routes!(verify_otp))
         .routes(routes!(resend_otp))
+        .routes(routes!(support_link))
+}
+
+/// A click-to-chat link to customer care, with the topic's prefilled text.
+#[utoipa::path(post, path = "/v1/support-links", tag = "messages",
+    request_body = crate::service::support::NewSupportLink,
+    responses(
+        (status = 200, body = crate::service::support::SupportLink),
+        (status = 422, description = "validation_failed / support_not_configured", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("signed_request" = [])))]
+async fn support_link(
+    State(state): State<AppState>,
+    Body(request): Body<crate::service::support::NewSupportLink>,
+) -> Result<Response, ApiError> {
+    let link = crate::service::support::link(&state, &request)?;
+    Ok((StatusCode::OK, axum::Json(link)).into_response())
 }
 
 /// Send a one-time code over WhatsApp.

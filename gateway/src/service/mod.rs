@@ -6,4 +6,5 @@ pub mod jobs;
 pub mod messages;
 pub mod otp;
 pub mod payments;
+pub mod support;
 pub mod va;
