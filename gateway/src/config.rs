@@ -72,6 +72,10 @@ pub struct OtpSettings {
     pub send_window_secs: i64,
     /// Most sends by one client within an hour.
     pub max_sends_per_client_hour: i64,
+    /// Most wrong codes for one number in a day before it gets no new OTP.
+    pub max_failures_per_recipient_day: i64,
+    /// Country calling codes OTPs may go to (Indonesia by default).
+    pub allowed_country_codes: Vec<String>,
     /// Purposes products may ask for, each with the authentication template it sends.
     pub purposes: BTreeMap<String, OtpPurpose>,
 }
@@ -86,6 +90,8 @@ impl Default for OtpSettings {
             max_sends_per_recipient: 5,
             send_window_secs: 600,
             max_sends_per_client_hour: 10_000,
+            max_failures_per_recipient_day: 20,
+            allowed_country_codes: vec!["62".to_owned()],
             purposes: BTreeMap::new(),
         }
     }
@@ -100,6 +106,26 @@ pub struct OtpPurpose {
     /// Its language.
     #[serde(default = "default_otp_language")]
     pub language: String,
+    /// This purpose's code life (default `otp.ttl_secs`).
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+    /// This purpose's checks per code (default `otp.max_attempts`).
+    #[serde(default)]
+    pub max_attempts: Option<i64>,
+    /// This purpose's resend cooldown (default `otp.resend_after_secs`).
+    #[serde(default)]
+    pub resend_after_secs: Option<i64>,
+}
+
+impl OtpPurpose {
+    /// The code life, the checks and the cooldown for this purpose, in seconds and counts.
+    pub fn limits(&self, otp: &OtpSettings) -> (i64, i64, i64) {
+        (
+            self.ttl_secs.unwrap_or(otp.ttl_secs),
+            self.max_attempts.unwrap_or(otp.max_attempts),
+            self.resend_after_secs.unwrap_or(otp.resend_after_secs),
+        )
+    }
 }
 
 fn default_otp_language() -> String {
@@ -434,7 +460,13 @@ impl Settings {
         {
             return invalid("otp.key must be at least 32 characters".into());
         }
-        if otp.ttl_secs < 60
+        let purposes_ok = otp.purposes.values().all(|p| {
+            let (ttl, attempts, cooldown) = p.limits(otp);
+            ttl >= 60 && attempts >= 1 && cooldown >= 0
+        });
+        if !purposes_ok
+            || otp.max_failures_per_recipient_day < 1
+            || otp.ttl_secs < 60
             || otp.max_attempts < 1
             || otp.resend_after_secs < 0
             || otp.max_sends_per_recipient < 1

@@ -544,6 +544,8 @@ timeout_ms = {timeout}
 [otp]
 key = "test-otp-key-0123456789abcdef0123456789"
 purposes.login = {{ template = "otp_login", language = "id" }}
+purposes.quick = {{ template = "otp_login", max_attempts = 2 }}
+purposes.broken = {{ template = "no_such_template" }}
 
 [support]
 number = "6281100000000"

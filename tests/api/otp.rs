@@ -198,3 +198,57 @@ async fn support_links_open_a_prefilled_chat() {
     assert_eq!(status, 422);
     assert_eq!(problem["errors"].as_array().map(Vec::len), Some(2));
 }
+
+async fn start_for(app: &TestApp, recipient: &str, purpose: &str) -> (u16, Value) {
+    app.post(
+        "demo",
+        "/v1/otp",
+        &json!({"recipient": recipient, "purpose": purpose, "channel": "whatsapp"}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_per_purpose_country_and_daily_failures() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // Numbers outside the allowed countries (+62 by default) get no code.
+    let (status, body) = start_for(&app, "+14155550100", "login").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "recipient");
+    // A purpose's own limit: two checks.
+    let (_, otp) = start_for(&app, PHONE, "quick").await;
+    let id = otp["id"].as_str().expect("id");
+    let code = app.whatsapp.last_code_for(PHONE).expect("delivered");
+    let (_, body) = check(&app, id, &wrong(&code)).await;
+    assert_eq!(body["attempts_left"], 1);
+    let (_, body) = check(&app, id, &wrong(&code)).await;
+    assert_eq!(body["attempts_left"], 0);
+    let (status, _) = check(&app, id, &code).await;
+    assert_eq!(status, 429);
+    // The provider refusing the message is not told to the caller (it would say whether
+    // the number has WhatsApp): the same answer as a delivered code.
+    let before = app.whatsapp.messages().len();
+    let (status, body) = start_for(&app, "+6281277776666", "broken").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(app.whatsapp.messages().len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_with_too_many_wrong_codes_today_gets_no_more() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // 4 codes × 5 wrong checks = 20 failures, the daily cap.
+    for _ in 0..4 {
+        let (_, otp) = start_for(&app, PHONE, "login").await;
+        let id = otp["id"].as_str().expect("id").to_owned();
+        let code = app.whatsapp.last_code_for(PHONE).expect("delivered");
+        for _ in 0..5 {
+            check(&app, &id, &wrong(&code)).await;
+        }
+    }
+    let (status, body) = start_for(&app, PHONE, "login").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.contains("today")),
+        "{body}"
+    );
+}

@@ -125,6 +125,15 @@ pub async fn create(state: &AppState, client_id: &str, req: NewOtp) -> Result<Ot
     let digits = req.recipient.strip_prefix('+').unwrap_or(&req.recipient);
     if digits.len() < 8 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         errors.push(field("recipient", "must be an E.164 number"));
+    } else if !settings
+        .allowed_country_codes
+        .iter()
+        .any(|cc| digits.starts_with(cc.as_str()))
+    {
+        errors.push(field(
+            "recipient",
+            "codes go only to numbers of the allowed countries",
+        ));
     }
     let purpose = settings.purposes.get(&req.purpose);
     if purpose.is_none() {
@@ -156,8 +165,10 @@ pub async fn create(state: &AppState, client_id: &str, req: NewOtp) -> Result<Ot
     let id = new_id("otp");
     let code = code_of(&key, &seed);
     let hash = code_hash(&key, &id, &code);
-    let expires_at = now + settings.ttl_secs * 1000;
-    let resend_after = now + settings.resend_after_secs * 1000;
+    let (ttl, max_attempts, cooldown) = purpose.limits(settings);
+    let expires_at = now + ttl * 1000;
+    let resend_after = now + cooldown * 1000;
+    let max_failures = settings.max_failures_per_recipient_day;
     let (window, per_recipient, per_client) = (
         settings.send_window_secs * 1000,
         settings.max_sends_per_recipient,
@@ -170,7 +181,7 @@ pub async fn create(state: &AppState, client_id: &str, req: NewOtp) -> Result<Ot
         recipient.clone(),
         seed,
         hash,
-        settings.max_attempts,
+        max_attempts,
     );
     let allowed = state
         .db()
@@ -180,6 +191,12 @@ pub async fn create(state: &AppState, client_id: &str, req: NewOtp) -> Result<Ot
                     caps(conn, &row.1, &row.3, now, window, per_recipient, per_client).await?
                 {
                     return Ok(Some(refusal));
+                }
+                if failures_today(conn, &row.3, now).await? >= max_failures {
+                    return Ok(Some(too_many(
+                        "too many wrong codes for this number today; try again tomorrow",
+                        86_400,
+                    )));
                 }
                 sqlx::query("INSERT INTO otps (id, client_id, purpose, recipient, seed, code_hash, attempts, max_attempts, status, expires_at, resend_after, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 'pending', $8, $9, $10, $10)")
                     .bind(&row.0)
@@ -248,6 +265,20 @@ async fn caps(
     Ok(None)
 }
 
+/// Wrong codes typed for `recipient` in the last day.
+async fn failures_today(
+    conn: &mut AnyConnection,
+    recipient: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let failures: Option<i64> = sqlx::query_scalar("SELECT CAST(SUM(CASE WHEN status = 'verified' THEN attempts - 1 ELSE attempts END) AS BIGINT) FROM otps WHERE recipient = $1 AND created_at > $2")
+        .bind(recipient)
+        .bind(now - 86_400_000)
+        .fetch_one(conn)
+        .await?;
+    Ok(failures.unwrap_or(0))
+}
+
 async fn record_send(
     conn: &mut AnyConnection,
     otp_id: &str,
@@ -309,6 +340,13 @@ async fn deliver(
         Ok(_) => Ok(()),
         Err(e) if e.kind.is_ambiguous() => {
             tracing::warn!(otp = %id, "OTP send outcome unknown; a resend is the user's choice");
+            Ok(())
+        }
+        // The provider refused this number or this message: answering so would tell the
+        // caller whether the number has WhatsApp. The answer stays the same; operators see
+        // the code.
+        Err(e) if e.kind == contracts::ErrorKind::Rejected => {
+            tracing::warn!(otp = %id, code = ?e.provider_code, "OTP not delivered: refused by the provider");
             Ok(())
         }
         Err(e) => Err(provider_error(e)),
@@ -452,12 +490,16 @@ pub async fn verify(
 pub async fn resend(state: &AppState, client_id: &str, id: &str) -> Result<Otp, ApiError> {
     let key = key(state)?;
     let settings = &state.settings().otp;
-    let (window, per_recipient, per_client, cooldown) = (
+    let (window, per_recipient, per_client) = (
         settings.send_window_secs * 1000,
         settings.max_sends_per_recipient,
         settings.max_sends_per_client_hour,
-        settings.resend_after_secs * 1000,
     );
+    let cooldowns: std::collections::BTreeMap<String, i64> = settings
+        .purposes
+        .iter()
+        .map(|(name, p)| (name.clone(), p.limits(settings).2 * 1000))
+        .collect();
     let (client, otp_id) = (client_id.to_owned(), id.to_owned());
     let outcome = state
         .db()
@@ -487,6 +529,7 @@ pub async fn resend(state: &AppState, client_id: &str, id: &str) -> Result<Otp, 
                 {
                     return Ok(Err(refusal));
                 }
+                let cooldown = cooldowns.get(&otp.purpose).copied().unwrap_or(60_000);
                 let resend_after = now + cooldown;
                 sqlx::query("UPDATE otps SET resend_after = $2, updated_at = $3 WHERE id = $1")
                     .bind(&otp_id)
