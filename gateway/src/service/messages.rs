@@ -337,15 +337,6 @@ async fn attempt(
     )))
 }
 
-type Step = Box<
-    dyn for<'c> FnOnce(
-            &'c mut AnyConnection,
-            i64,
-        )
-            -> futures::future::BoxFuture<'c, Result<Option<MessageRow>, StoreError>>
-        + Send,
->;
-
 async fn settle<F>(
     state: &AppState,
     calls: Vec<Call>,
@@ -360,7 +351,6 @@ where
         + Send
         + 'static,
 {
-    let step: Step = Box::new(step);
     state
         .db()
         .write(move |conn| {

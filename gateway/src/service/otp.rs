@@ -16,16 +16,15 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use contracts::messaging::OtpMessage;
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::Sha256;
 use sqlx::{AnyConnection, Row};
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
+use crate::auth::mac;
 use crate::http::ApiError;
 use crate::service::fields::{field, rfc3339};
 use crate::service::va::provider_error;
@@ -78,17 +77,6 @@ fn key(state: &AppState) -> Result<Vec<u8>, ApiError> {
                 "this gateway has no OTP key",
             )
         })
-}
-
-fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC takes keys of any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| {
-        <Hmac<Sha256> as Mac>::new_from_slice(&[0]).unwrap_or_else(|_| unreachable!())
-    });
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
 }
 
 /// The code a seed stands for.
