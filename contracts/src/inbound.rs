@@ -102,6 +102,16 @@ pub enum ResourceRef {
         /// The provider's id, when the callback carries it.
         provider_reference: Option<ProviderReference>,
     },
+    /// An e-signature signer registration.
+    Signer {
+        /// The provider's handle on the registration (PrivyID `userToken`).
+        provider_reference: ProviderReference,
+    },
+    /// A document sent for e-signature.
+    Document {
+        /// The provider's id (PrivyID `docToken`).
+        provider_reference: ProviderReference,
+    },
 }
 
 /// What happened, normalized.
@@ -144,6 +154,13 @@ pub enum EventKind {
         /// When it was paid, when paid.
         paid_at: Option<OffsetDateTime>,
         /// The provider's raw status, for operators.
+        provider_status: String,
+    },
+    /// The provider says the resource's status changed, in a callback that proves nothing
+    /// (PrivyID signs none): the gateway asks the provider for the status and only that
+    /// answer changes its records.
+    StatusChanged {
+        /// The status the callback claims, for operators.
         provider_status: String,
     },
 }

@@ -38,6 +38,7 @@ struct Inner {
     clients: HashMap<String, ClientRuntime>,
     wake_outbox: Notify,
     wake_confirm: Notify,
+    vault: crate::vault::Vault,
     #[cfg(feature = "sandbox")]
     sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
@@ -56,6 +57,11 @@ impl AppState {
     /// The provider registry.
     pub fn registry(&self) -> &Registry {
         &self.0.registry
+    }
+
+    /// The personal-data vault (e-signature identities).
+    pub fn vault(&self) -> &crate::vault::Vault {
+        &self.0.vault
     }
 
     /// The product `id`, if configured.
@@ -141,7 +147,12 @@ impl App {
         let clients = build_clients(&settings)?;
         #[cfg(feature = "sandbox")]
         let sandbox = sandbox.and_then(|s| s.downcast::<crate::sandbox::Sandbox>().ok());
+        let vault = crate::vault::Vault::new(
+            settings.esign.data_key.as_ref(),
+            &settings.esign.previous_data_keys,
+        );
         let state = AppState(Arc::new(Inner {
+            vault,
             settings,
             db,
             registry,

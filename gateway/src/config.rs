@@ -40,6 +40,55 @@ pub struct Settings {
     /// Click-to-chat support links.
     #[serde(default)]
     pub support: SupportSettings,
+    /// E-signature: identity encryption, size limits, status polling.
+    #[serde(default)]
+    pub esign: EsignSettings,
+}
+
+/// E-signature settings. Identity data (NIK, name, birth date, e-mail, phone) is kept
+/// encrypted with `data_key`; images and PDFs are forwarded and never stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EsignSettings {
+    /// Base64 of 32 random bytes: the AES-256-GCM key of stored identity data and the HMAC
+    /// key of NIK fingerprints. Required when a client routes e-signature.
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub data_key: Option<SecretString>,
+    /// Keys replaced by `data_key`, still able to decrypt what they sealed (rotation).
+    #[serde(serialize_with = "serialize_secrets")]
+    pub previous_data_keys: Vec<SecretString>,
+    /// Largest selfie, KTP or supporting-document image, in bytes (decoded).
+    pub max_image_bytes: usize,
+    /// Largest PDF, in bytes (decoded).
+    pub max_pdf_bytes: usize,
+    /// Largest request body on `/v1/esign` (base64 inflates by a third).
+    pub body_limit_bytes: usize,
+    /// Most signers on one document.
+    pub max_signers: usize,
+    /// First status inquiry of a pending signer or document, seconds after the last
+    /// change; later ones back off (doubling, up to `poll_max_secs`).
+    pub poll_secs: f64,
+    /// Longest wait between status inquiries of one pending signer or document.
+    pub poll_max_secs: f64,
+    /// Days the encrypted identity of a verified or rejected signer is kept before it is
+    /// erased (the signer record stays).
+    pub identity_retention_days: i64,
+}
+
+impl Default for EsignSettings {
+    fn default() -> Self {
+        EsignSettings {
+            data_key: None,
+            previous_data_keys: Vec::new(),
+            max_image_bytes: 2 * 1024 * 1024,
+            max_pdf_bytes: 10 * 1024 * 1024,
+            body_limit_bytes: 16 * 1024 * 1024,
+            max_signers: 10,
+            poll_secs: 60.0,
+            poll_max_secs: 3_600.0,
+            identity_retention_days: 30,
+        }
+    }
 }
 
 /// Click-to-chat support links (`POST /v1/support-links`).
@@ -328,6 +377,9 @@ pub struct Routes {
     pub payments: Vec<String>,
     /// Provider instances that send this client's messages, in order of preference.
     pub messages: Vec<String>,
+    /// The provider instance that registers this client's signers (the first; documents
+    /// go to the instance their signers were registered at). Empty: no e-signature.
+    pub esign: Vec<String>,
 }
 
 /// A provider instance: the kind selects the adapter. The only place adapters are listed.
@@ -351,6 +403,9 @@ pub enum ProviderConfig {
     /// WhatsApp Cloud API: template messages and OTPs.
     #[cfg(feature = "whatsapp")]
     Whatsapp(adapter_whatsapp::Config),
+    /// PrivyID: certified e-signature.
+    #[cfg(feature = "privyid")]
+    Privyid(adapter_privyid::Config),
 }
 
 impl ProviderConfig {
@@ -367,6 +422,8 @@ impl ProviderConfig {
             ProviderConfig::Astrapay(_) => "astrapay",
             #[cfg(feature = "whatsapp")]
             ProviderConfig::Whatsapp(_) => "whatsapp",
+            #[cfg(feature = "privyid")]
+            ProviderConfig::Privyid(_) => "privyid",
         }
     }
 }
@@ -429,6 +486,7 @@ impl Settings {
             clients: BTreeMap::new(),
             otp: OtpSettings::default(),
             support: SupportSettings::default(),
+            esign: EsignSettings::default(),
         }
     }
 
@@ -485,6 +543,28 @@ impl Settings {
                 "support.number must be international digits without + or a leading 0".into(),
             );
         }
+        let esign = &self.esign;
+        if esign.max_image_bytes < 1024
+            || esign.max_pdf_bytes < 1024
+            || esign.max_signers < 1
+            || esign.poll_secs <= 0.0
+            || esign.poll_max_secs < esign.poll_secs
+            || esign.identity_retention_days < 0
+            || esign.body_limit_bytes
+                < (esign.max_pdf_bytes.max(esign.max_image_bytes * 2) / 3 * 4 + 64 * 1024)
+        {
+            return invalid(
+                "esign limits must be positive, and body_limit_bytes must fit the base64 of the largest PDF or two images".into(),
+            );
+        }
+        for key in esign.data_key.iter().chain(&esign.previous_data_keys) {
+            if crate::vault::decode_key(key.expose_secret()).is_none() {
+                return invalid("esign data keys must be base64 of 32 bytes".into());
+            }
+        }
+        if esign.data_key.is_none() && self.clients.values().any(|c| !c.routes.esign.is_empty()) {
+            return invalid("esign.data_key is required when a client routes e-signature".into());
+        }
         for (name, provider) in &self.providers {
             validate_name(name)?;
             provider
@@ -526,6 +606,7 @@ impl Settings {
             .iter()
             .chain(&client.routes.payments)
             .chain(&client.routes.messages)
+            .chain(&client.routes.esign)
         {
             if !self.providers.contains_key(route) {
                 return invalid(format!("route names unknown provider instance {route}"));
@@ -561,6 +642,8 @@ impl ProviderConfig {
             ProviderConfig::Astrapay(c) => c.validate().map_err(|e| e.to_string()),
             #[cfg(feature = "whatsapp")]
             ProviderConfig::Whatsapp(c) => c.validate().map_err(|e| e.to_string()),
+            #[cfg(feature = "privyid")]
+            ProviderConfig::Privyid(c) => c.validate().map_err(|e| e.to_string()),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`scheduler`]: expiry, inquiries for unknown outcomes, clean-up.
 //! - [`auth`]: the client request signature (shared with the CLI and load generator).
 //! - [`metrics`]: Prometheus metrics.
+//! - [`vault`]: personal data sealed at rest (AES-256-GCM) and keyed fingerprints.
 //! - `sandbox`: every simulator in-process, for trying the API by hand.
 
 pub mod app;
@@ -29,6 +30,7 @@ pub mod sandbox;
 pub mod scheduler;
 pub mod service;
 pub mod store;
+pub mod vault;
 
 pub use app::{App, AppState};
 pub use config::Settings;

@@ -7,13 +7,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use contracts::esign::{
+    DocumentStatus, RegisterSigner, Resubmission, SignerStatus, UploadDocument,
+};
 use contracts::payment::{
     CreatePayment, PaymentHandle, PaymentStatusReport, RefundOutcome, RefundRequest, StartedPayment,
 };
 use contracts::va::{
     CreateVa, IssuedVa, Numbering, PaymentRule, UpdateVa, VaHandle, VaStatusReport,
 };
-use contracts::{Capabilities, InboundNotifications, Payments, ProviderError, VirtualAccounts};
+use contracts::{
+    Capabilities, ESignature, InboundNotifications, Payments, ProviderError, ProviderReference,
+    VirtualAccounts,
+};
 
 use crate::config::{ProviderConfig, Settings};
 use crate::metrics;
@@ -106,6 +112,11 @@ impl Registry {
             .and_then(|i| i.capabilities.messaging.clone())
     }
 
+    /// The e-signature capability of `name`.
+    pub fn esign(&self, name: &str) -> Option<Arc<dyn contracts::ESignature>> {
+        self.get(name).and_then(|i| i.capabilities.esign.clone())
+    }
+
     /// The inbound capability of `name`.
     pub fn inbound(&self, name: &str) -> Option<Arc<dyn InboundNotifications>> {
         self.get(name).and_then(|i| i.capabilities.inbound.clone())
@@ -152,6 +163,10 @@ fn build_one(
         ProviderConfig::Whatsapp(c) => adapter_whatsapp::WhatsApp::new(c.clone(), http)
             .map(adapter_whatsapp::WhatsApp::capabilities)
             .map_err(|e| e.to_string()),
+        #[cfg(feature = "privyid")]
+        ProviderConfig::Privyid(c) => adapter_privyid::PrivyId::new(c.clone(), http)
+            .map(adapter_privyid::PrivyId::capabilities)
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -173,6 +188,12 @@ fn decorate(name: &str, mut capabilities: Capabilities) -> Capabilities {
     }
     if let Some(inner) = capabilities.payments.take() {
         capabilities.payments = Some(Arc::new(Instrumented {
+            instance: name.to_owned(),
+            inner,
+        }));
+    }
+    if let Some(inner) = capabilities.esign.take() {
+        capabilities.esign = Some(Arc::new(Instrumented {
             instance: name.to_owned(),
             inner,
         }));
@@ -289,6 +310,56 @@ impl Payments for Instrumented<dyn Payments> {
         let started = Instant::now();
         let result = self.inner.refund(request).await;
         self.observe("payment.refund", started, &result);
+        result
+    }
+}
+
+#[async_trait]
+impl ESignature for Instrumented<dyn ESignature> {
+    async fn register_signer(
+        &self,
+        request: &RegisterSigner,
+    ) -> Result<SignerStatus, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.register_signer(request).await;
+        self.observe("esign.register", started, &result);
+        result
+    }
+
+    async fn resubmit_signer(&self, request: &Resubmission) -> Result<(), ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.resubmit_signer(request).await;
+        self.observe("esign.resubmit", started, &result);
+        result
+    }
+
+    async fn signer_status(
+        &self,
+        signer: &ProviderReference,
+    ) -> Result<SignerStatus, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.signer_status(signer).await;
+        self.observe("esign.signer_status", started, &result);
+        result
+    }
+
+    async fn upload_document(
+        &self,
+        request: &UploadDocument,
+    ) -> Result<DocumentStatus, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.upload_document(request).await;
+        self.observe("esign.upload", started, &result);
+        result
+    }
+
+    async fn document_status(
+        &self,
+        document: &ProviderReference,
+    ) -> Result<DocumentStatus, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.document_status(document).await;
+        self.observe("esign.document_status", started, &result);
         result
     }
 }

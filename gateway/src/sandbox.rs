@@ -17,6 +17,7 @@ use mocks::bni::{BniConfig, BniSimulator};
 use mocks::bni_snap::{BniSnapConfig, BniSnapNotify, BniSnapSimulator};
 use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
+use mocks::privyid::{Handler, PrivyIdConfig, PrivyIdSimulator, Schedule};
 use mocks::webhook_receiver::WebhookReceiver;
 use mocks::whatsapp::{WhatsAppConfig, WhatsAppSimulator};
 use mocks::{CallbackOptions, FaultRule, Running};
@@ -28,6 +29,7 @@ use crate::app::{App, AppState};
 use crate::config::{ProviderConfig, Settings};
 use crate::http::ApiError;
 use crate::registry::{Registry, callback_url};
+use crate::store::esign as esign_store;
 use crate::store::messages as message_store;
 use crate::store::payments as payment_store;
 use crate::store::va;
@@ -67,6 +69,8 @@ pub enum Simulator {
     AstraPay(AstraPaySimulator),
     /// WhatsApp Cloud API.
     WhatsApp(WhatsAppSimulator),
+    /// PrivyID e-signature.
+    PrivyId(PrivyIdSimulator),
 }
 
 impl Simulator {
@@ -78,6 +82,7 @@ impl Simulator {
             Simulator::Doku(_) => "doku",
             Simulator::AstraPay(_) => "astrapay",
             Simulator::WhatsApp(_) => "whatsapp",
+            Simulator::PrivyId(_) => "privyid",
         }
     }
 
@@ -89,6 +94,7 @@ impl Simulator {
             Simulator::Doku(sim) => sim.faults(),
             Simulator::AstraPay(sim) => sim.faults(),
             Simulator::WhatsApp(sim) => sim.faults(),
+            Simulator::PrivyId(sim) => sim.faults(),
         }
     }
 }
@@ -147,7 +153,7 @@ pub async fn start(
         let root = callback_url(&settings, name)
             .map_err(anyhow::Error::msg)?
             .to_string();
-        connect_simulator(simulator, &root);
+        connect_simulator(simulator, &root, settings.providers.get(name));
     }
     let receiver = match echo {
         Some(at) => Some(start_receiver(&mut settings, at).await?),
@@ -172,8 +178,8 @@ pub async fn start(
 }
 
 /// Tells a simulator where the gateway takes its callbacks (`root` is the instance's
-/// callback URL; SNAP endpoints are below it).
-fn connect_simulator(simulator: &Simulator, root: &str) {
+/// callback URL; SNAP endpoints are below it; PrivyID posts to the secret token below it).
+fn connect_simulator(simulator: &Simulator, root: &str, provider: Option<&ProviderConfig>) {
     match simulator {
         Simulator::Bni(sim) => sim.set_callback_url(root),
         Simulator::BniSnap(sim) => sim.set_urls(
@@ -193,6 +199,11 @@ fn connect_simulator(simulator: &Simulator, root: &str) {
             &format!("{root}/v1.0/qr/qr-mpm-notify"),
         ),
         Simulator::WhatsApp(sim) => sim.set_webhook_url(root),
+        Simulator::PrivyId(sim) => {
+            if let Some(ProviderConfig::Privyid(c)) = provider {
+                sim.set_callback_url(&format!("{root}/{}", c.callback_token.expose_secret()));
+            }
+        }
     }
 }
 
@@ -276,8 +287,31 @@ async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator
             let running = sim.spawn(any).await?;
             Ok((Simulator::WhatsApp(sim), running))
         }
+        ProviderConfig::Privyid(c) => {
+            let adapter_privyid::AuthConfig::Basic { username, password } = &c.auth else {
+                anyhow::bail!("the sandbox simulates PrivyID with basic authentication only");
+            };
+            let mut config = PrivyIdConfig::new(
+                username,
+                password.expose_secret(),
+                c.merchant_key.expose_secret(),
+                &c.merchant_privy_id,
+                c.enterprise_token.expose_secret(),
+            );
+            // Signers are decided and documents signed a few seconds after they arrive
+            // (e-mail `+invalid` / `+rejected` and titles with `[reject]` pick the other
+            // outcomes); the /sandbox/esign endpoints decide sooner.
+            config.schedule =
+                Schedule::After(std::time::Duration::from_secs(SCRIPTED_DECISION_SECS));
+            let sim = PrivyIdSimulator::new(config);
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::PrivyId(sim), running))
+        }
     }
 }
+
+/// How long the simulated PrivyID takes to decide a registration or have a document signed.
+const SCRIPTED_DECISION_SECS: u64 = 20;
 
 fn set_base_url(provider: &mut ProviderConfig, base: &str) -> anyhow::Result<()> {
     let url = url::Url::parse(base)?;
@@ -287,6 +321,7 @@ fn set_base_url(provider: &mut ProviderConfig, base: &str) -> anyhow::Result<()>
         ProviderConfig::Doku(c) => c.base_url = url,
         ProviderConfig::Astrapay(c) => c.base_url = url,
         ProviderConfig::Whatsapp(c) => c.base_url = url,
+        ProviderConfig::Privyid(c) => c.base_url = url,
     }
     Ok(())
 }
@@ -372,6 +407,11 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router<AppState> {
         .route("/sandbox/payments/{id}/{outcome}", post(settle_payment))
         .route("/sandbox/messages/{id}/{outcome}", post(settle_message))
         .route("/sandbox/otp/last", get(last_otp))
+        .route("/sandbox/esign/signers/{id}/{verdict}", post(decide_signer))
+        .route(
+            "/sandbox/esign/documents/{id}/{outcome}",
+            post(settle_document),
+        )
         .route(
             "/sandbox/providers/{instance}/faults",
             post(add_fault).delete(clear_faults),
@@ -459,7 +499,7 @@ async fn pay(
                 Err(e) => Err(refused(&e)),
             };
         }
-        Simulator::AstraPay(_) | Simulator::WhatsApp(_) => {
+        Simulator::AstraPay(_) | Simulator::WhatsApp(_) | Simulator::PrivyId(_) => {
             return Err(ApiError::not_found("virtual accounts at this provider"));
         }
     };
@@ -600,7 +640,172 @@ async fn settle_message(
             axum::Json(serde_json::json!({ "callbacks": outcomes })),
         )
             .into_response()),
-        Err(e) => Err(refused(&e)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "simulator_refused",
+            "The simulated provider refused",
+            e.to_string(),
+        )),
+    }
+}
+
+/// `POST /sandbox/esign/signers/{id}/{verify|invalidate|reject}` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct VerdictRequest {
+    /// For `reject`: the provider's reason.
+    reason: Option<String>,
+    /// For `invalidate`: what to send again: `ktp_image`, `selfie`, `supporting_document`
+    /// (default: the first two).
+    resubmit: Vec<String>,
+    /// For a `supporting_document`: the categories accepted (default `KK`).
+    categories: Vec<String>,
+}
+
+fn privyid_of<'a>(sandbox: &'a Sandbox, provider: &str) -> Result<&'a PrivyIdSimulator, ApiError> {
+    match sandbox.simulator(provider) {
+        Some(Simulator::PrivyId(sim)) => Ok(sim),
+        _ => Err(ApiError::not_found("a simulated e-signature provider")),
+    }
+}
+
+fn callbacks_posted(
+    outcomes: Result<Vec<mocks::CallbackOutcome>, mocks::SimError>,
+) -> Result<Response, ApiError> {
+    match outcomes {
+        Ok(outcomes) => Ok((
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "callbacks": outcomes })),
+        )
+            .into_response()),
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "simulator_refused",
+            "The simulated provider refused",
+            e.to_string(),
+        )),
+    }
+}
+
+/// `POST /sandbox/esign/signers/{id}/{verify|invalidate|reject}`: the provider decides the
+/// registration and posts its callback (which the gateway confirms by status inquiry).
+async fn decide_signer(
+    State(state): State<AppState>,
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path((id, verdict)): Path<(String, String)>,
+    body: Option<axum::Json<VerdictRequest>>,
+) -> Result<Response, ApiError> {
+    let request = body.map(|b| b.0).unwrap_or_default();
+    let signer_id = id.clone();
+    let row = state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move { esign_store::get_signer_unscoped(conn, &signer_id).await })
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("signer"))?;
+    let sim = privyid_of(&sandbox, &row.provider)?;
+    let Some(token) = row.provider_reference.as_deref() else {
+        return Err(ApiError::not_found("a signer registered at the provider"));
+    };
+    let outcomes = match verdict.as_str() {
+        "verify" => sim.verify(token).await,
+        "invalidate" => {
+            let wanted = if request.resubmit.is_empty() {
+                vec!["ktp_image".to_owned(), "selfie".to_owned()]
+            } else {
+                request.resubmit
+            };
+            let categories = if request.categories.is_empty() {
+                vec!["KK".to_owned()]
+            } else {
+                request.categories
+            };
+            let mut handlers = Vec::new();
+            for item in wanted {
+                handlers.push(match item.as_str() {
+                    "ktp_image" => Handler::Ktp,
+                    "selfie" => Handler::Selfie,
+                    "supporting_document" => Handler::FileSupport(categories.clone()),
+                    _ => {
+                        return Err(ApiError::validation(vec![crate::service::fields::field(
+                            "resubmit",
+                            "items are ktp_image, selfie or supporting_document",
+                        )]));
+                    }
+                });
+            }
+            sim.invalidate(token, &handlers).await
+        }
+        "reject" => {
+            let reason = request
+                .reason
+                .unwrap_or_else(|| "The KTP image was found on the internet".to_owned());
+            sim.reject(token, &reason).await
+        }
+        _ => return Err(ApiError::not_found("sandbox action")),
+    };
+    callbacks_posted(outcomes)
+}
+
+/// `POST /sandbox/esign/documents/{id}/{sign|reject|expire}` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct DocumentActionRequest {
+    /// The signer who signs or refuses (default for `sign`: every signer still pending, in
+    /// order; for `reject`: the first still pending).
+    signer_id: Option<String>,
+}
+
+/// `POST /sandbox/esign/documents/{id}/{sign|reject|expire}`: signers act at the provider,
+/// which posts its callbacks.
+async fn settle_document(
+    State(state): State<AppState>,
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path((id, outcome)): Path<(String, String)>,
+    body: Option<axum::Json<DocumentActionRequest>>,
+) -> Result<Response, ApiError> {
+    let request = body.map(|b| b.0).unwrap_or_default();
+    let document_id = id.clone();
+    let (row, signers) = state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move {
+                let row = esign_store::get_document_unscoped(conn, &document_id).await?;
+                let signers = esign_store::document_signers(conn, &document_id).await?;
+                Ok((row, signers))
+            })
+        })
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found("document"))?;
+    let sim = privyid_of(&sandbox, &row.provider)?;
+    let Some(token) = row.provider_reference.as_deref() else {
+        return Err(ApiError::not_found("a document uploaded to the provider"));
+    };
+    let chosen: Vec<&esign_store::DocumentSignerRow> = match &request.signer_id {
+        Some(signer) => signers.iter().filter(|s| &s.signer_id == signer).collect(),
+        None => signers.iter().filter(|s| s.status == "pending").collect(),
+    };
+    if chosen.is_empty() && outcome != "expire" {
+        return Err(ApiError::not_found("a pending signer of this document"));
+    }
+    match outcome.as_str() {
+        "sign" => {
+            let mut all = Vec::new();
+            for signer in chosen {
+                match sim.sign(token, &signer.provider_signer_id).await {
+                    Ok(outcomes) => all.extend(outcomes),
+                    Err(e) => return callbacks_posted(Err(e)),
+                }
+            }
+            callbacks_posted(Ok(all))
+        }
+        "reject" => callbacks_posted(
+            sim.reject_document(token, &chosen[0].provider_signer_id)
+                .await,
+        ),
+        "expire" => callbacks_posted(sim.expire_document(token).await),
+        _ => Err(ApiError::not_found("sandbox action")),
     }
 }
 

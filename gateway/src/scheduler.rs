@@ -1,7 +1,7 @@
 //! The scheduler: expires VAs past `expires_at` (and announces it), resolves VAs whose
 //! creation outcome is unknown by inquiry, asks providers about payments whose callback has
-//! not come (and refunds whose outcome is unknown), and forgets old nonces and idempotency
-//! records.
+//! not come (and refunds whose outcome is unknown), polls pending e-signature signers and
+//! documents, and forgets old nonces, idempotency records and decided signers' identities.
 
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
     resolve_pending(state).await?;
     crate::service::payments::check_due(state).await?;
     crate::service::messages::send_due(state).await?;
+    crate::service::esign::check_due(state).await?;
     if ticks.is_multiple_of(60) {
         let now = now_ms();
         let window_ms = state.settings().server.auth_window_secs * 1000;
@@ -36,6 +37,7 @@ pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
         nonces::purge(state.db(), now - 2 * window_ms, now - 25 * 3_600_000).await?;
         let retention_ms = state.settings().server.idempotency_retention_hours * 3_600_000;
         idempotency::purge(state.db(), now - retention_ms).await?;
+        crate::service::esign::erase_expired_identities(state).await?;
     }
     Ok(())
 }

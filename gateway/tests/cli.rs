@@ -39,6 +39,10 @@ fn production_example() -> Command {
         ),
         ("GATEWAY__PROVIDERS__BNI_H2H__PRIVATE_KEY", merchant),
         (
+            "GATEWAY__ESIGN__DATA_KEY",
+            "ZXNpZ24tZGF0YS1rZXktZm9yLXRoZS1jbGktdGVzdHM=".to_owned(),
+        ),
+        (
             "GATEWAY__PROVIDERS__BNI_H2H__BANK_PUBLIC_KEY",
             key("bni.public"),
         ),
@@ -77,6 +81,11 @@ fn config_check_prints_the_resolved_configuration_with_secrets_redacted() {
         "replace-with-the-secret-we-issue-to-bni",
         "PRIVATE KEY",
         "whsec_cmVw",
+        "ZXNpZ24tZGF0YS1rZXkt",
+        "replace-with-the-privyid-merchant-key",
+        "replace-with-the-privyid-password",
+        "replace-with-the-privyid-enterprise-token",
+        "replace-with-32-random-url-safe-characters",
     ] {
         assert!(!printed.contains(secret), "{secret} leaked");
     }

@@ -44,10 +44,12 @@
 //! - [`astrapay`]: AstraPay SNAP direct debit and QRIS MPM, with refunds and notify.
 //! - [`whatsapp`]: the WhatsApp Cloud API (`/{version}/{phone_number_id}/messages`,
 //!   templates registered in its config, signed status webhooks, the handshake).
+//! - [`privyid`]: PrivyID's v3 merchant API (signer registration with identity verdicts,
+//!   re-registration, document upload and status, unsigned callbacks to a secret URL).
 //! - [`keys`]: the public test key pairs of the gateway and the simulated providers.
 //! - [`conformance`]: one suite per capability, run against every adapter of that
 //!   capability through its simulator ([`conformance::va`] for virtual accounts,
-//!   [`conformance::payments`] for payments).
+//!   [`conformance::payments`] for payments, [`conformance::esign`] for e-signature).
 //! - [`webhook_receiver`]: a product's endpoint for the gateway's Standard Webhooks events,
 //!   verifying and recording them.
 
@@ -60,6 +62,7 @@ pub mod doku;
 pub mod faults;
 pub mod keys;
 pub mod nicepay;
+pub mod privyid;
 pub mod server;
 pub mod snap;
 pub mod webhook_receiver;

@@ -192,3 +192,42 @@ async fn astrapay_passes_the_payments_conformance_suite_for_each_method() {
         assert!(report.is_success(), "{report}");
     }
 }
+
+#[tokio::test]
+async fn privyid_passes_the_esign_conformance_suite() {
+    use crate::helpers::{
+        PRIVY_CALLBACK_TOKEN, PRIVY_ENTERPRISE_TOKEN, PRIVY_MERCHANT_ID, PRIVY_MERCHANT_KEY,
+        PRIVY_PASSWORD, PRIVY_USERNAME,
+    };
+    use mocks::privyid::{PrivyIdConfig, PrivyIdSimulator};
+
+    let sim = PrivyIdSimulator::new(PrivyIdConfig::new(
+        PRIVY_USERNAME,
+        PRIVY_PASSWORD,
+        PRIVY_MERCHANT_KEY,
+        PRIVY_MERCHANT_ID,
+        PRIVY_ENTERPRISE_TOKEN,
+    ));
+    let running = sim
+        .spawn(any_local_port())
+        .await
+        .expect("privyid simulator");
+    sim.set_callback_url(&format!(
+        "{}/{PRIVY_CALLBACK_TOKEN}",
+        callback_root("privyid_main")
+    ));
+    let config = serde_json::from_value(json!({
+        "base_url": running.base_url,
+        "merchant_key": PRIVY_MERCHANT_KEY,
+        "merchant_privy_id": PRIVY_MERCHANT_ID,
+        "enterprise_token": PRIVY_ENTERPRISE_TOKEN,
+        "callback_token": PRIVY_CALLBACK_TOKEN,
+        "auth": {"scheme": "basic", "username": PRIVY_USERNAME, "password": PRIVY_PASSWORD},
+        "request_timeout_ms": TIMEOUT_MS,
+    }))
+    .expect("privyid config");
+    let adapter = adapter_privyid::PrivyId::new(config, http()).expect("privyid adapter");
+
+    let report = mocks::conformance::esign::run_all(&adapter, &adapter, &sim).await;
+    assert!(report.is_success(), "{report}");
+}

@@ -14,6 +14,7 @@ use mocks::bni::{BniConfig, BniSimulator};
 use mocks::bni_snap::{BniSnapConfig, BniSnapNotify, BniSnapSimulator};
 use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
+use mocks::privyid::{PrivyIdConfig, PrivyIdSimulator};
 use mocks::server::any_local_port;
 use mocks::webhook_receiver::WebhookReceiver;
 use mocks::whatsapp::{WhatsAppConfig, WhatsAppSimulator};
@@ -49,6 +50,15 @@ pub const WA_TOKEN: &str = "whatsapp-test-access-token";
 pub const WA_PHONE_ID: &str = "106540352242922";
 pub const WA_APP_SECRET: &str = "whatsapp-test-app-secret";
 pub const WA_VERIFY_TOKEN: &str = "whatsapp-test-verify-token";
+pub const PRIVY_USERNAME: &str = "privyid_test";
+pub const PRIVY_PASSWORD: &str = "privyid-test-password";
+pub const PRIVY_MERCHANT_KEY: &str = "privyid-test-merchant-key";
+pub const PRIVY_MERCHANT_ID: &str = "MR1234";
+pub const PRIVY_ENTERPRISE_TOKEN: &str = "privyid-test-enterprise-token";
+/// The last segment of the PrivyID callback URL: the only proof a callback carries.
+pub const PRIVY_CALLBACK_TOKEN: &str = "privyid-test-callback-token-0123456789";
+/// base64 of 32 bytes: the e-signature data key.
+pub const ESIGN_DATA_KEY: &str = "dGVzdC1lc2lnbi1kYXRhLWtleS0wMTIzNDU2Nzg5YWI=";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +110,8 @@ pub struct Options {
     pub bni_confirm: bool,
     /// Whole-request deadline.
     pub request_timeout_ms: u64,
+    /// Whether `demo2` may use e-signature.
+    pub demo2_esign: bool,
 }
 
 impl Options {
@@ -121,6 +133,7 @@ impl Options {
             body_limit: 64 * 1024,
             bni_confirm: false,
             request_timeout_ms: 30_000,
+            demo2_esign: true,
         }
     }
 }
@@ -139,6 +152,8 @@ pub struct TestApp {
     /// BNI SNAP, VAs the gateway holds (`bni_h2h`).
     pub bni_h2h: BniSnapSimulator,
     pub whatsapp: WhatsAppSimulator,
+    /// PrivyID (`privyid_main`).
+    pub privyid: PrivyIdSimulator,
     pub receiver: WebhookReceiver,
     pub receiver2: WebhookReceiver,
     settings_text: String,
@@ -208,6 +223,13 @@ impl TestApp {
         ));
         let whatsapp =
             WhatsAppSimulator::new(WhatsAppConfig::new(WA_TOKEN, WA_PHONE_ID, WA_APP_SECRET));
+        let privyid = PrivyIdSimulator::new(PrivyIdConfig::new(
+            PRIVY_USERNAME,
+            PRIVY_PASSWORD,
+            PRIVY_MERCHANT_KEY,
+            PRIVY_MERCHANT_ID,
+            PRIVY_ENTERPRISE_TOKEN,
+        ));
         let receiver = WebhookReceiver::try_new(vec![DEMO_WEBHOOK_SECRET.into()]).expect("secret");
         let receiver2 =
             WebhookReceiver::try_new(vec![DEMO2_WEBHOOK_SECRET.into()]).expect("secret");
@@ -220,6 +242,7 @@ impl TestApp {
             doku.spawn(any_local_port()).await.expect("doku"),
             bni_snap.spawn(any_local_port()).await.expect("bni_snap"),
             whatsapp.spawn(any_local_port()).await.expect("whatsapp"),
+            privyid.spawn(any_local_port()).await.expect("privyid"),
         ];
         let database_url = fresh_database(options.backend).await;
         let listener = TcpListener::bind(any_local_port()).await.expect("bind");
@@ -239,6 +262,9 @@ impl TestApp {
             &doku_root,
         );
         whatsapp.set_webhook_url(&format!("http://{addr}/v1/callbacks/wa_main"));
+        privyid.set_callback_url(&format!(
+            "http://{addr}/v1/callbacks/privyid_main/{PRIVY_CALLBACK_TOKEN}"
+        ));
         for (sim, instance) in [(&bni_snap, "bni_snap"), (&bni_h2h, "bni_h2h")] {
             let root = format!("http://{addr}/v1/callbacks/{instance}");
             sim.set_urls(
@@ -259,6 +285,7 @@ impl TestApp {
             bni_snap,
             bni_h2h,
             whatsapp,
+            privyid,
             receiver,
             receiver2,
             settings_text,
@@ -551,6 +578,24 @@ purposes.broken = {{ template = "no_such_template" }}
 number = "6281100000000"
 topics.payment = "Halo, saya {{name}} butuh bantuan tentang pembayaran."
 
+[esign]
+data_key = "{ESIGN_DATA_KEY}"
+poll_secs = 0.3
+poll_max_secs = 1.0
+max_image_bytes = 65536
+max_pdf_bytes = 131072
+body_limit_bytes = 262144
+
+[providers.privyid_main]
+kind = "privyid"
+base_url = "{privyid}"
+merchant_key = "{PRIVY_MERCHANT_KEY}"
+merchant_privy_id = "{PRIVY_MERCHANT_ID}"
+enterprise_token = "{PRIVY_ENTERPRISE_TOKEN}"
+callback_token = "{PRIVY_CALLBACK_TOKEN}"
+auth = {{ scheme = "basic", username = "{PRIVY_USERNAME}", password = "{PRIVY_PASSWORD}" }}
+request_timeout_ms = {timeout}
+
 [providers.wa_main]
 kind = "whatsapp"
 base_url = "{whatsapp}"
@@ -568,13 +613,21 @@ rate_limit = {{ per_second = {rate}, burst = {burst} }}
 routes.virtual_accounts = [{route}]
 routes.payments = ["astrapay_main", "doku_main", "astrapay_app"]
 routes.messages = ["wa_main"]
+routes.esign = ["privyid_main"]
 
 [clients.demo2]
 secrets = ["{DEMO2_SECRET}"]
 webhook_url = "{receiver2}/"
 webhook_secrets = ["{DEMO2_WEBHOOK_SECRET}"]
 routes.virtual_accounts = ["nicepay_main", "bni_main"]
+routes.esign = [{demo2_esign}]
 "#,
+        demo2_esign = if options.demo2_esign {
+            "\"privyid_main\""
+        } else {
+            ""
+        },
+        privyid = servers[8].base_url,
         body_limit = options.body_limit,
         request_timeout = options.request_timeout_ms,
         bni = servers[0].base_url,

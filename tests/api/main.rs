@@ -5,6 +5,7 @@
 mod auth;
 mod callbacks;
 mod conformance;
+mod esign;
 mod events;
 mod failover;
 mod helpers;

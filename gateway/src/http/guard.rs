@@ -30,6 +30,15 @@ pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiErro
     })
 }
 
+/// The body limit of a `/v1` request: e-signature requests carry images and PDFs.
+pub fn body_limit(state: &AppState, path: &str) -> usize {
+    if path.starts_with("/v1/esign/") || path == "/v1/esign" {
+        state.settings().esign.body_limit_bytes
+    } else {
+        state.settings().server.body_limit_bytes
+    }
+}
+
 /// The middleware.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match check(&state, request).await {
@@ -40,7 +49,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
 
 async fn check(state: &AppState, request: Request) -> Result<Request, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let body = read_body(body, state.settings().server.body_limit_bytes).await?;
+    let body = read_body(body, body_limit(state, parts.uri.path())).await?;
     let header = |name: &str| {
         parts
             .headers

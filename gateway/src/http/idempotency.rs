@@ -59,7 +59,7 @@ async fn run(
     next: Next,
 ) -> Result<Response, Response> {
     let (parts, body) = request.into_parts();
-    let body = read_body(body, state.settings().server.body_limit_bytes)
+    let body = read_body(body, super::guard::body_limit(state, parts.uri.path()))
         .await
         .map_err(IntoResponse::into_response)?;
     let hash = request_hash(parts.method.as_str(), parts.uri.path(), &body);

@@ -7,6 +7,7 @@
 
 pub mod callbacks;
 pub mod error;
+pub mod esign;
 pub mod events;
 pub mod guard;
 pub mod idempotency;
@@ -39,7 +40,7 @@ pub use error::{ApiError, FieldError};
 /// The OpenAPI document's static part; paths are added from the routes themselves.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, payments, messages, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
+    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, payments, e-signature, messages and OTPs, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&SignedRequests),
 )]
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(payments::routes())
         .merge(messages::routes())
         .merge(otp::routes())
+        .merge(esign::routes())
         .merge(events::routes())
         .merge(ops::product_routes())
         .layer(middleware::from_fn_with_state(
@@ -96,7 +98,12 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         Some(sandbox) => router.merge(crate::sandbox::routes(sandbox)),
         None => router,
     };
-    let body_limit = state.settings().server.body_limit_bytes;
+    // Each `/v1` request is read within its own limit by the guard (`guard::body_limit`).
+    let body_limit = state
+        .settings()
+        .server
+        .body_limit_bytes
+        .max(state.settings().esign.body_limit_bytes);
     let timeout = Duration::from_millis(state.settings().server.request_timeout_ms);
     let router = router
         .with_state(state)

@@ -31,6 +31,7 @@ use crate::metrics;
 use crate::service::messages as message_service;
 use crate::service::payments::{self as payment_service, Update};
 use crate::service::va::event_data;
+use crate::store::esign as esign_store;
 use crate::store::messages as message_store;
 use crate::store::payments as payment_store;
 use crate::store::provider_events::{self, NewProviderEvent, Unconfirmed, state};
@@ -325,6 +326,12 @@ async fn store_one(
     if matches!(event.resource, ResourceRef::Message { .. }) {
         return store_message_event(conn, provider, event, now).await;
     }
+    if matches!(
+        event.resource,
+        ResourceRef::Signer { .. } | ResourceRef::Document { .. }
+    ) {
+        return store_esign_event(conn, provider, event, now).await;
+    }
     let (reference, provider_reference, va_number) = resource_keys(&event.resource);
     let found =
         va::find_for_provider(conn, provider, reference, provider_reference, va_number).await?;
@@ -429,6 +436,80 @@ async fn store_message_event(
         enqueued,
         ..Applied::default()
     })
+}
+
+/// A provider's word that a signer or document changed. E-signature callbacks prove
+/// nothing (PrivyID signs none), whatever the instance's trust: the callback is stored once
+/// per provider event and brings the resource's status inquiry forward; only the
+/// provider's answer to that inquiry changes the record.
+async fn store_esign_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event: InboundEvent,
+    now: i64,
+) -> Result<Applied, StoreError> {
+    let claimed = match &event.kind {
+        EventKind::StatusChanged { provider_status } => provider_status.clone(),
+        _ => String::new(),
+    };
+    let (kind, client_id, resource_id) = match &event.resource {
+        ResourceRef::Signer { provider_reference } => {
+            let found =
+                esign_store::signer_for_provider(conn, provider, provider_reference.as_str())
+                    .await?;
+            (
+                "esign.signer",
+                found.as_ref().map(|s| s.client_id.clone()),
+                found.map(|s| s.id),
+            )
+        }
+        ResourceRef::Document { provider_reference } => {
+            let found =
+                esign_store::document_for_provider(conn, provider, provider_reference.as_str())
+                    .await?;
+            (
+                "esign.document",
+                found.as_ref().map(|d| d.client_id.clone()),
+                found.map(|d| d.id),
+            )
+        }
+        _ => return Ok(Applied::default()),
+    };
+    let new = NewProviderEvent {
+        provider: provider.to_owned(),
+        provider_event_id: event.provider_event_id.clone(),
+        client_id,
+        resource_id: resource_id.clone(),
+        kind: kind.to_owned(),
+        amount: None,
+        state: if resource_id.is_some() {
+            state::IGNORED
+        } else {
+            state::UNMATCHED
+        }
+        .to_owned(),
+        detail: Some(format!("claims {claimed:?}; confirming by status inquiry")),
+        payload: event.payload.to_string(),
+        received_at: now,
+        next_attempt_at: None,
+    };
+    if provider_events::insert(conn, &new).await?.is_none() {
+        return Ok(Applied::default()); // a replay: acknowledged, changes nothing
+    }
+    match (kind, resource_id) {
+        ("esign.signer", Some(id)) => {
+            esign_store::bring_signer_check_forward(conn, &id, now).await?
+        }
+        ("esign.document", Some(id)) => {
+            esign_store::bring_document_check_forward(conn, &id, now).await?
+        }
+        _ => tracing::warn!(
+            provider,
+            kind,
+            "e-signature callback for an unknown resource stored as unmatched"
+        ),
+    }
+    Ok(Applied::default())
 }
 
 /// A provider's report about a payment: stored once per provider event, then applied

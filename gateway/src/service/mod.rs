@@ -1,6 +1,7 @@
 //! Domain rules, between the HTTP handlers and the store/adapters.
 
 pub mod callbacks;
+pub mod esign;
 pub mod fields;
 pub mod jobs;
 pub mod messages;

@@ -14,6 +14,7 @@
 //! (so they compose inside one transaction) and `&Db` for reads.
 
 pub mod calls;
+pub mod esign;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0003_messages.sql"),
     ),
     (4, "otp", include_str!("../../migrations/0004_otp.sql")),
+    (5, "esign", include_str!("../../migrations/0005_esign.sql")),
 ];
 
 /// Which database the gateway runs on.
@@ -475,6 +477,10 @@ pub enum Flagged {
     VirtualAccount,
     /// A row of `payments`.
     Payment,
+    /// A row of `esign_signers`.
+    Signer,
+    /// A row of `esign_documents`.
+    Document,
 }
 
 /// Adds `flag` to a resource's `flags` (kept as given in `current`) whatever its status.
@@ -497,6 +503,8 @@ pub async fn add_flag(
             "UPDATE virtual_accounts SET flags = $2, updated_at = $3 WHERE id = $1"
         }
         Flagged::Payment => "UPDATE payments SET flags = $2, updated_at = $3 WHERE id = $1",
+        Flagged::Signer => "UPDATE esign_signers SET flags = $2, updated_at = $3 WHERE id = $1",
+        Flagged::Document => "UPDATE esign_documents SET flags = $2, updated_at = $3 WHERE id = $1",
     };
     sqlx::query(sql)
         .bind(id)

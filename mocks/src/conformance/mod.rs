@@ -33,6 +33,7 @@ use time::OffsetDateTime;
 
 use crate::callback::{CapturedCallback, SimError, Tamper};
 
+pub mod esign;
 pub mod payments;
 pub mod va;
 
