@@ -187,14 +187,23 @@ pub(crate) async fn send_captured(
         .body(captured.body.clone())
         .send()
         .await
-        .map_err(|err| SimError::Delivery(err.to_string()))?;
+        .map_err(|err| SimError::Delivery(err.without_url().to_string()))?;
     let status = response.status().as_u16();
     let body = response
         .text()
         .await
-        .map_err(|err| SimError::Delivery(err.to_string()))?;
-    tracing::debug!(url = %url, status, "callback posted");
+        .map_err(|err| SimError::Delivery(err.without_url().to_string()))?;
+    tracing::debug!(to = %origin(url), status, "callback posted");
     Ok(CallbackOutcome { status, body })
+}
+
+/// Where a callback went, without its path: a callback URL may carry a secret (PrivyID's
+/// last segment is the only proof its callbacks carry).
+fn origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => "an unparsable URL".to_owned(),
+    }
 }
 
 async fn post(client: &reqwest::Client, outgoing: &Outgoing) -> Result<CallbackOutcome, SimError> {
@@ -205,13 +214,13 @@ async fn post(client: &reqwest::Client, outgoing: &Outgoing) -> Result<CallbackO
         .body(outgoing.body.clone())
         .send()
         .await
-        .map_err(|err| SimError::Delivery(err.to_string()))?;
+        .map_err(|err| SimError::Delivery(err.without_url().to_string()))?;
     let status = response.status().as_u16();
     let body = response
         .text()
         .await
-        .map_err(|err| SimError::Delivery(err.to_string()))?;
-    tracing::debug!(url = %outgoing.url, status, "callback posted");
+        .map_err(|err| SimError::Delivery(err.without_url().to_string()))?;
+    tracing::debug!(to = %origin(&outgoing.url), status, "callback posted");
     Ok(CallbackOutcome { status, body })
 }
 

@@ -63,6 +63,14 @@ impl utoipa::Modify for SignedRequests {
     }
 }
 
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::debug_span!("request", method = %request.method(), route)
+}
+
 /// Builds the router and the OpenAPI document from the same route registrations, so the
 /// document describes exactly the routes that exist.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
@@ -111,7 +119,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             deadline(timeout, request, next)
         }))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the route, never the URI: a callback URL's last segment can be the
+        // only secret a provider's callbacks carry (PrivyID).
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetSensitiveRequestHeadersLayer::new([
             HeaderName::from_static("x-signature"),
             axum::http::header::AUTHORIZATION,

@@ -510,6 +510,13 @@ pub async fn get(state: &AppState, client_id: &str, id: &str) -> Result<SignerRo
         .ok_or_else(|| ApiError::not_found("signer"))
 }
 
+/// The provider status stored when a resubmission was sent.
+const RESUBMITTED: &str = "resubmitted";
+
+/// How long after a resubmission a report repeating the verdict it answered is taken as
+/// the provider not having caught up yet.
+const RESUBMISSION_SETTLING_MS: i64 = 15 * 60 * 1000;
+
 /// Scheduling delays, read from the settings before entering a transaction.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Delays {
@@ -571,6 +578,17 @@ pub(crate) async fn apply_report(
         return Ok((None, false));
     }
     if target == row.status && verdict == row.verdict {
+        return Ok((None, false));
+    }
+    if target == status::INVALID
+        && row.status == status::PENDING
+        && row.provider_status.as_deref() == Some(RESUBMITTED)
+        && verdict == row.verdict
+        && now - row.updated_at < RESUBMISSION_SETTLING_MS
+    {
+        // The verdict the person just answered: the provider has not looked at the new
+        // data yet. Asked again later; a repeat of this verdict after the settling time
+        // counts (the new data was no better).
         return Ok((None, false));
     }
     if target == status::VERIFIED && report.signer_id.is_none() {
@@ -849,17 +867,19 @@ pub async fn resubmit(
         return Err(provider_error(e));
     }
     let next = now_ms() + poll_delay_ms(state, 0);
-    let (id, version) = (row.id.clone(), row.version);
+    let (id, version, answered) = (row.id.clone(), row.version, row.verdict.clone());
     let changed = state
         .db()
         .write(move |conn| {
             Box::pin(async move {
                 calls::record(conn, std::slice::from_ref(&call)).await?;
+                // The verdict answered is kept (not shown while pending) so a stale
+                // report of it is recognised.
                 let change = SignerChange {
                     status: status::PENDING,
                     provider_signer_id: None,
-                    provider_status: "resubmitted",
-                    verdict: None,
+                    provider_status: RESUBMITTED,
+                    verdict: answered,
                     decided_at: None,
                     next_check_at: Some(next),
                 };
