@@ -637,3 +637,72 @@ async fn replayed_creation_returns_the_first_answer(backend: Backend) {
     assert_eq!(app.privyid.calls("registration"), 1);
 }
 on_both_backends!(replayed_creation_returns_the_first_answer);
+
+async fn a_refused_document_is_rejected_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let signer = verified_signer(&app, "BORROWER-9", 15, "tono@example.com").await;
+    let (status, document) = app
+        .post(
+            "demo",
+            "/v1/esign/documents",
+            &json!({
+                "reference": "LOAN-9", "title": "Loan agreement", "pdf": pdf(),
+                "signers": [{"signer_id": signer, "page": 1, "x": 1, "y": 1}],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{document}");
+    let id = document["id"].as_str().expect("id");
+    let held = app.privyid.documents();
+    app.privyid
+        .reject_document(&held[0].doc_token, &held[0].recipients[0].privy_id)
+        .await
+        .expect("refused");
+    let rejected = document_where(&app, id, |d| d["status"] == "rejected").await;
+    assert_eq!(rejected["signers"][0]["status"], "rejected", "{rejected}");
+    assert!(rejected["download_url"].is_null(), "{rejected}");
+    assert!(
+        app.eventually(Duration::from_secs(10), || async {
+            app.event_types_for(id) == vec!["esign.document.rejected".to_owned()]
+        })
+        .await,
+        "{:?}",
+        app.event_types_for(id)
+    );
+}
+on_both_backends!(a_refused_document_is_rejected_once);
+
+async fn identities_are_erased_after_the_retention(backend: Backend) {
+    let mut options = Options::new(backend);
+    options.identity_retention_days = 0;
+    let app = TestApp::spawn_with(options).await;
+    let pending = register(&app, "BORROWER-10", 16, "wati@example.com").await;
+    let verified = verified_signer(&app, "BORROWER-11", 17, "joko@example.com").await;
+    gateway::service::esign::erase_expired_identities(&app.state)
+        .await
+        .expect("erased");
+    let kept = app
+        .get_json(
+            "demo",
+            &format!("/v1/esign/signers/{}", pending["id"].as_str().expect("id")),
+        )
+        .await;
+    assert!(
+        kept["identity"].is_object(),
+        "an undecided signer keeps it: {kept}"
+    );
+    let erased = app
+        .get_json("demo", &format!("/v1/esign/signers/{verified}"))
+        .await;
+    assert!(erased["identity"].is_null(), "{erased}");
+    assert_eq!(erased["status"], "verified");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM esign_signers WHERE identity IS NULL AND id = $1",
+            &verified
+        )
+        .await,
+        1
+    );
+}
+on_both_backends!(identities_are_erased_after_the_retention);

@@ -112,6 +112,8 @@ pub struct Options {
     pub request_timeout_ms: u64,
     /// Whether `demo2` may use e-signature.
     pub demo2_esign: bool,
+    /// `esign.identity_retention_days`.
+    pub identity_retention_days: i64,
 }
 
 impl Options {
@@ -134,6 +136,7 @@ impl Options {
             bni_confirm: false,
             request_timeout_ms: 30_000,
             demo2_esign: true,
+            identity_retention_days: 30,
         }
     }
 }
@@ -582,6 +585,7 @@ topics.payment = "Halo, saya {{name}} butuh bantuan tentang pembayaran."
 data_key = "{ESIGN_DATA_KEY}"
 poll_secs = 0.3
 poll_max_secs = 1.0
+identity_retention_days = {retention}
 max_image_bytes = 65536
 max_pdf_bytes = 131072
 body_limit_bytes = 262144
@@ -628,6 +632,7 @@ routes.esign = [{demo2_esign}]
             ""
         },
         privyid = servers[8].base_url,
+        retention = options.identity_retention_days,
         body_limit = options.body_limit,
         request_timeout = options.request_timeout_ms,
         bni = servers[0].base_url,

@@ -24,6 +24,9 @@
 //! - [`payments`]: payments ([`contracts::Payments`] and the notifications about them),
 //!   per method, with [`payments::PaymentSimulator`] implemented for
 //!   [`crate::astrapay::AstraPaySimulator`] and [`crate::doku::DokuSimulator`] (Checkout).
+//! - [`esign`]: e-signature ([`contracts::ESignature`] and the unsigned callbacks that only
+//!   prompt a status inquiry), with [`esign::EsignSimulator`] implemented for
+//!   [`crate::privyid::PrivyIdSimulator`].
 
 use std::fmt;
 

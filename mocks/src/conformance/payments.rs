@@ -24,7 +24,7 @@
 //! Notifications reach [`InboundNotifications::verify_and_parse`] as the gateway's
 //! callback route would hand them over: a URL path under `/v1/callbacks/{instance}/` gives
 //! that `sub_path`, any other path is taken whole as the `sub_path`; the whole path is
-//! kept as [`InboundRequest::path`] (what SNAP providers sign). When the simulator's
+//! kept as `InboundRequest::path` (what SNAP providers sign). When the simulator's
 //! provider first asks the merchant for a token ([`PaymentSimulator::token_request`]),
 //! that request goes through `verify_and_parse` first and the token it answers is handed
 //! back with [`PaymentSimulator::use_token`].
