@@ -498,10 +498,10 @@ async fn store_esign_event(
     }
     match (kind, resource_id) {
         ("esign.signer", Some(id)) => {
-            esign_store::bring_signer_check_forward(conn, &id, now).await?
+            esign_store::bring_check_forward(conn, esign_store::Table::Signers, &id, now).await?
         }
         ("esign.document", Some(id)) => {
-            esign_store::bring_document_check_forward(conn, &id, now).await?
+            esign_store::bring_check_forward(conn, esign_store::Table::Documents, &id, now).await?
         }
         _ => tracing::warn!(
             provider,

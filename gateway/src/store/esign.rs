@@ -11,6 +11,96 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+/// The two e-signature tables whose rows are followed by status inquiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// `esign_signers`.
+    Signers,
+    /// `esign_documents`.
+    Documents,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Signers => "esign_signers",
+            Table::Documents => "esign_documents",
+        }
+    }
+}
+
+/// The id of the client's row with `reference`, if any.
+pub async fn id_by_reference(
+    conn: &mut AnyConnection,
+    table: Table,
+    client_id: &str,
+    reference: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM {} WHERE client_id = $1 AND reference = $2",
+        table.name()
+    );
+    let id = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(client_id)
+        .bind(reference)
+        .fetch_optional(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Sets a row's next status inquiry (`None`: none) and counts this one.
+pub async fn schedule_check(
+    conn: &mut AnyConnection,
+    table: Table,
+    id: &str,
+    at: Option<i64>,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE {} SET next_check_at = $2, checks = checks + 1 WHERE id = $1",
+        table.name()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Brings a row's next status inquiry forward to `at` (a callback said something changed);
+/// rows with nothing to ask about (no provider reference) are left alone.
+pub async fn bring_check_forward(
+    conn: &mut AnyConnection,
+    table: Table,
+    id: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE {} SET next_check_at = $2 WHERE id = $1 AND provider_reference IS NOT NULL AND (next_check_at IS NULL OR next_check_at > $2)",
+        table.name()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Rows due for a status inquiry.
+pub async fn due(db: &Db, table: Table, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM {} WHERE next_check_at IS NOT NULL AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
+        table.name()
+    );
+    let ids = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    Ok(ids)
+}
+
 /// Signer statuses as stored.
 pub mod signer_status {
     /// Stored; the registration is in flight (the recovery point).
@@ -125,21 +215,6 @@ pub async fn insert_signer(conn: &mut AnyConnection, s: &SignerRow) -> Result<bo
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// The id of the client's signer with `reference`, if any.
-pub async fn signer_id_by_reference(
-    conn: &mut AnyConnection,
-    client_id: &str,
-    reference: &str,
-) -> Result<Option<String>, StoreError> {
-    let id =
-        sqlx::query_scalar("SELECT id FROM esign_signers WHERE client_id = $1 AND reference = $2")
-            .bind(client_id)
-            .bind(reference)
-            .fetch_optional(conn)
-            .await?;
-    Ok(id)
 }
 
 /// One signer of `client_id`.
@@ -310,45 +385,6 @@ pub async fn change_signer(
     row.as_ref().map(SignerRow::from_row).transpose()
 }
 
-/// Sets the next status inquiry of a signer (`None`: none) and counts this one.
-pub async fn schedule_signer_check(
-    conn: &mut AnyConnection,
-    id: &str,
-    at: Option<i64>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE esign_signers SET next_check_at = $2, checks = checks + 1 WHERE id = $1")
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Brings a signer's next status inquiry forward to `at` (a callback said something
-/// changed); signers with nothing to ask about are left alone.
-pub async fn bring_signer_check_forward(
-    conn: &mut AnyConnection,
-    id: &str,
-    at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE esign_signers SET next_check_at = $2 WHERE id = $1 AND provider_reference IS NOT NULL AND (next_check_at IS NULL OR next_check_at > $2)")
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Signers due for a status inquiry.
-pub async fn due_signers(db: &Db, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
-    let ids = sqlx::query_scalar("SELECT id FROM esign_signers WHERE next_check_at IS NOT NULL AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2")
-        .bind(now)
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
-    Ok(ids)
-}
-
 /// Erases the sealed identity of signers decided before `before`. Returns how many.
 pub async fn erase_identities(conn: &mut AnyConnection, before: i64) -> Result<u64, StoreError> {
     let done = sqlx::query("UPDATE esign_signers SET identity = NULL WHERE identity IS NOT NULL AND decided_at IS NOT NULL AND decided_at < $1")
@@ -496,22 +532,6 @@ pub async fn insert_document(
             .await?;
     }
     Ok(true)
-}
-
-/// The id of the client's document with `reference`, if any.
-pub async fn document_id_by_reference(
-    conn: &mut AnyConnection,
-    client_id: &str,
-    reference: &str,
-) -> Result<Option<String>, StoreError> {
-    let id = sqlx::query_scalar(
-        "SELECT id FROM esign_documents WHERE client_id = $1 AND reference = $2",
-    )
-    .bind(client_id)
-    .bind(reference)
-    .fetch_optional(conn)
-    .await?;
-    Ok(id)
 }
 
 /// One document of `client_id`.
@@ -718,43 +738,4 @@ pub async fn set_document_signer(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Sets the next status inquiry of a document (`None`: none) and counts this one.
-pub async fn schedule_document_check(
-    conn: &mut AnyConnection,
-    id: &str,
-    at: Option<i64>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE esign_documents SET next_check_at = $2, checks = checks + 1 WHERE id = $1")
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Brings a document's next status inquiry forward to `at` (a callback said something
-/// changed); documents with nothing to ask about are left alone.
-pub async fn bring_document_check_forward(
-    conn: &mut AnyConnection,
-    id: &str,
-    at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE esign_documents SET next_check_at = $2 WHERE id = $1 AND provider_reference IS NOT NULL AND (next_check_at IS NULL OR next_check_at > $2)")
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Documents due for a status inquiry.
-pub async fn due_documents(db: &Db, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
-    let ids = sqlx::query_scalar("SELECT id FROM esign_documents WHERE next_check_at IS NOT NULL AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2")
-        .bind(now)
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
-    Ok(ids)
 }

@@ -22,8 +22,8 @@ use crate::service::fields::{self, field, rfc3339};
 use crate::service::va::provider_error;
 use crate::store::calls::{self, Call};
 use crate::store::esign::{
-    self as store, DocumentChange, DocumentRow, DocumentSignerRow, document_status as status,
-    signer_status,
+    self as store, DocumentChange, DocumentRow, DocumentSignerRow, Table,
+    document_status as status, signer_status,
 };
 use crate::store::{StoreError, events, new_id, now_ms};
 
@@ -324,7 +324,7 @@ pub async fn upload(
         .write(move |conn| {
             Box::pin(async move {
                 if let Some(existing) =
-                    store::document_id_by_reference(conn, &client, &reference).await?
+                    store::id_by_reference(conn, Table::Documents, &client, &reference).await?
                 {
                     return Ok(Err(reference_exists(existing)));
                 }
@@ -355,9 +355,10 @@ pub async fn upload(
                     checks: 0,
                 };
                 if !store::insert_document(conn, &row, &signers).await? {
-                    let existing = store::document_id_by_reference(conn, &client, &reference)
-                        .await?
-                        .unwrap_or_default();
+                    let existing =
+                        store::id_by_reference(conn, Table::Documents, &client, &reference)
+                            .await?
+                            .unwrap_or_default();
                     return Ok(Err(reference_exists(existing)));
                 }
                 Ok(Ok((row, signers)))
@@ -556,13 +557,13 @@ pub(crate) async fn apply_report(
         DocumentState::Rejected { reason } => (status::REJECTED, reason.as_deref()),
         DocumentState::Expired => (status::EXPIRED, None),
         _ => {
-            store::schedule_document_check(conn, &row.id, Some(idle)).await?;
+            store::schedule_check(conn, Table::Documents, &row.id, Some(idle)).await?;
             return Ok(false);
         }
     };
     let final_state = target != status::PENDING;
     if !final_state && !signers_changed {
-        store::schedule_document_check(conn, &row.id, Some(idle)).await?;
+        store::schedule_check(conn, Table::Documents, &row.id, Some(idle)).await?;
         return Ok(false);
     }
     let change = DocumentChange {
@@ -620,7 +621,9 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         state
             .db()
             .write(move |conn| {
-                Box::pin(async move { store::schedule_document_check(conn, &id, None).await })
+                Box::pin(
+                    async move { store::schedule_check(conn, Table::Documents, &id, None).await },
+                )
             })
             .await?;
         return Ok(false);
@@ -648,7 +651,8 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                 match result {
                     Ok(report) => apply_report(conn, &fresh, &report, (first, later), now).await,
                     Err(_) => {
-                        store::schedule_document_check(conn, &fresh.id, Some(later)).await?;
+                        store::schedule_check(conn, Table::Documents, &fresh.id, Some(later))
+                            .await?;
                         Ok(false)
                     }
                 }
@@ -659,14 +663,4 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         state.wake_outbox();
     }
     Ok(enqueued)
-}
-
-/// Documents due for a status inquiry: each asked once per tick.
-pub async fn check_due(state: &AppState) -> Result<usize, StoreError> {
-    let ids = store::due_documents(state.db(), now_ms(), 50).await?;
-    let n = ids.len();
-    for id in ids {
-        check(state, &id).await?;
-    }
-    Ok(n)
 }

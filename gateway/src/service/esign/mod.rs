@@ -65,11 +65,22 @@ pub(crate) fn poll_delay_ms(state: &AppState, checks: i64) -> i64 {
     (delay.min(s.poll_max_secs.max(first)) * 1000.0) as i64
 }
 
-/// Signers and documents due for a status inquiry (scheduler). Returns how many were asked.
+/// Signers and documents due for a status inquiry (scheduler): each asked once per tick.
+/// Returns how many were asked.
 pub async fn check_due(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let signers = signers::check_due(state).await?;
-    let documents = documents::check_due(state).await?;
-    Ok(signers + documents)
+    use crate::store::esign::{Table, due};
+    let now = crate::store::now_ms();
+    let mut asked = 0;
+    for table in [Table::Signers, Table::Documents] {
+        for id in due(state.db(), table, now, 50).await? {
+            match table {
+                Table::Signers => signers::check(state, &id).await?,
+                Table::Documents => documents::check(state, &id).await?,
+            };
+            asked += 1;
+        }
+    }
+    Ok(asked)
 }
 
 /// Erases the sealed identity of signers decided more than the retention ago (scheduler).

@@ -27,7 +27,7 @@ use crate::http::ApiError;
 use crate::service::fields::{self, field, rfc3339};
 use crate::service::va::provider_error;
 use crate::store::calls::{self, Call};
-use crate::store::esign::{self as store, SignerChange, SignerRow, signer_status as status};
+use crate::store::esign::{self as store, SignerChange, SignerRow, Table, signer_status as status};
 use crate::store::{Flagged, StoreError, add_flag, events, new_id, now_ms};
 use crate::vault::Vault;
 
@@ -344,9 +344,13 @@ pub async fn register(
         .db()
         .write(move |conn| {
             Box::pin(async move {
-                if let Some(existing) =
-                    store::signer_id_by_reference(conn, &insert.client_id, &insert.reference)
-                        .await?
+                if let Some(existing) = store::id_by_reference(
+                    conn,
+                    Table::Signers,
+                    &insert.client_id,
+                    &insert.reference,
+                )
+                .await?
                 {
                     return Ok(Some(reference_exists(existing)));
                 }
@@ -356,10 +360,14 @@ pub async fn register(
                 if store::insert_signer(conn, &insert).await? {
                     Ok(None)
                 } else {
-                    let existing =
-                        store::signer_id_by_reference(conn, &insert.client_id, &insert.reference)
-                            .await?
-                            .unwrap_or_default();
+                    let existing = store::id_by_reference(
+                        conn,
+                        Table::Signers,
+                        &insert.client_id,
+                        &insert.reference,
+                    )
+                    .await?
+                    .unwrap_or_default();
                     Ok(Some(reference_exists(existing)))
                 }
             })
@@ -664,7 +672,9 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         state
             .db()
             .write(move |conn| {
-                Box::pin(async move { store::schedule_signer_check(conn, &id, None).await })
+                Box::pin(
+                    async move { store::schedule_check(conn, Table::Signers, &id, None).await },
+                )
             })
             .await?;
         return Ok(false);
@@ -701,7 +711,8 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                             } else {
                                 retry_at
                             };
-                            store::schedule_signer_check(conn, &fresh.id, Some(next)).await?;
+                            store::schedule_check(conn, Table::Signers, &fresh.id, Some(next))
+                                .await?;
                         }
                         Ok(enqueued)
                     }
@@ -717,7 +728,8 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                             )
                             .await?;
                         }
-                        store::schedule_signer_check(conn, &fresh.id, Some(retry_at)).await?;
+                        store::schedule_check(conn, Table::Signers, &fresh.id, Some(retry_at))
+                            .await?;
                         Ok(false)
                     }
                 }
@@ -728,16 +740,6 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         state.wake_outbox();
     }
     Ok(enqueued)
-}
-
-/// Signers due for a status inquiry: each asked once per tick.
-pub async fn check_due(state: &AppState) -> Result<usize, StoreError> {
-    let ids = store::due_signers(state.db(), now_ms(), 50).await?;
-    let n = ids.len();
-    for id in ids {
-        check(state, &id).await?;
-    }
-    Ok(n)
 }
 
 /// A supporting document sent again.
