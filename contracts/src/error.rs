@@ -36,6 +36,9 @@ pub enum ErrorKind {
     NotSupported,
     /// The adapter's configuration cannot work (caught at start-up where possible).
     Misconfigured,
+    /// Our deposit (float) at the provider cannot cover the request; nothing happened
+    /// (Digiflazz rc 44, IAK rc 17). Not retryable until the deposit is topped up.
+    InsufficientBalance,
 }
 
 impl ErrorKind {
@@ -65,6 +68,7 @@ impl ErrorKind {
             ErrorKind::InvalidSignature => "invalid_signature",
             ErrorKind::NotSupported => "not_supported",
             ErrorKind::Misconfigured => "misconfigured",
+            ErrorKind::InsufficientBalance => "insufficient_balance",
         }
     }
 }

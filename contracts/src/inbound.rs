@@ -107,6 +107,13 @@ pub enum ResourceRef {
         /// The provider's handle on the registration (PrivyID `userToken`).
         provider_reference: ProviderReference,
     },
+    /// A bill payment or prepaid purchase (PPOB).
+    BillPayment {
+        /// Our reference (the `ref_id` we sent).
+        reference: OurReference,
+        /// The biller's id (Digiflazz `trx_id`), when the callback carries it.
+        provider_reference: Option<ProviderReference>,
+    },
     /// A document sent for e-signature.
     Document {
         /// The provider's id (PrivyID `docToken`).
@@ -155,6 +162,11 @@ pub enum EventKind {
         paid_at: Option<OffsetDateTime>,
         /// The provider's raw status, for operators.
         provider_status: String,
+    },
+    /// A biller reports a transaction's outcome.
+    BillUpdate {
+        /// The transaction as reported (state, serial number, token, cost, balance).
+        transaction: Box<crate::biller::BillerTransaction>,
     },
     /// The provider says the resource's status changed, in a callback that proves nothing
     /// (PrivyID signs none): the gateway asks the provider for the status and only that

@@ -43,6 +43,54 @@ pub struct Settings {
     /// E-signature: identity encryption, size limits, status polling.
     #[serde(default)]
     pub esign: EsignSettings,
+    /// PPOB: catalogue refresh, inquiry life, pending checks, deposit watch, reconciliation.
+    #[serde(default)]
+    pub bills: BillsSettings,
+}
+
+/// PPOB (biller host-to-host) settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillsSettings {
+    /// How often each biller's price list is fetched again.
+    pub catalogue_refresh_secs: f64,
+    /// How long a postpaid inquiry (or a prepaid customer check) can be paid; never past
+    /// the end of its day in Asia/Jakarta (billers want payment on the inquiry's day).
+    pub inquiry_ttl_secs: i64,
+    /// First status check of a pending payment, seconds after it was sent; later ones back
+    /// off (doubling, up to `check_max_secs`). Digiflazz asks for no more than one a minute.
+    pub check_secs: f64,
+    /// Longest wait between status checks of one pending payment.
+    pub check_max_secs: f64,
+    /// A payment still pending this long after it was sent is flagged `needs_review`.
+    pub review_after_secs: i64,
+    /// A payment whose send was ambiguous and that the biller still does not know this long
+    /// after it was sent is closed as failed (the send never arrived).
+    pub not_found_after_secs: i64,
+    /// How often each biller's deposit balance is read.
+    pub balance_check_secs: f64,
+    /// Below this deposit balance (whole rupiah) a biller instance is low: an event
+    /// `biller.balance.low` and `gateway_biller_balance_low` = 1. Per instance.
+    pub low_balance: BTreeMap<String, i64>,
+    /// Hour (Asia/Jakarta, 0-23) at which yesterday is reconciled with every biller; none
+    /// turns the nightly run off.
+    pub reconcile_at_hour: Option<u8>,
+}
+
+impl Default for BillsSettings {
+    fn default() -> Self {
+        BillsSettings {
+            catalogue_refresh_secs: 3_600.0,
+            inquiry_ttl_secs: 900,
+            check_secs: 60.0,
+            check_max_secs: 1_800.0,
+            review_after_secs: 1_800,
+            not_found_after_secs: 900,
+            balance_check_secs: 300.0,
+            low_balance: BTreeMap::new(),
+            reconcile_at_hour: Some(2),
+        }
+    }
 }
 
 /// E-signature settings. Identity data (NIK, name, birth date, e-mail, phone) is kept
@@ -380,6 +428,9 @@ pub struct Routes {
     /// The provider instance that registers this client's signers (the first; documents
     /// go to the instance their signers were registered at). Empty: no e-signature.
     pub esign: Vec<String>,
+    /// Biller instances this client sells through, in order of preference: a product is
+    /// bought from the first whose catalogue has it. Empty: no PPOB.
+    pub bills: Vec<String>,
 }
 
 /// A provider instance: the kind selects the adapter. The only place adapters are listed.
@@ -406,6 +457,9 @@ pub enum ProviderConfig {
     /// PrivyID: certified e-signature.
     #[cfg(feature = "privyid")]
     Privyid(adapter_privyid::Config),
+    /// Digiflazz: PPOB prepaid products and postpaid bills.
+    #[cfg(feature = "digiflazz")]
+    Digiflazz(adapter_digiflazz::Config),
 }
 
 impl ProviderConfig {
@@ -424,6 +478,8 @@ impl ProviderConfig {
             ProviderConfig::Whatsapp(_) => "whatsapp",
             #[cfg(feature = "privyid")]
             ProviderConfig::Privyid(_) => "privyid",
+            #[cfg(feature = "digiflazz")]
+            ProviderConfig::Digiflazz(_) => "digiflazz",
         }
     }
 }
@@ -487,6 +543,7 @@ impl Settings {
             otp: OtpSettings::default(),
             support: SupportSettings::default(),
             esign: EsignSettings::default(),
+            bills: BillsSettings::default(),
         }
     }
 
@@ -565,6 +622,30 @@ impl Settings {
         if esign.data_key.is_none() && self.clients.values().any(|c| !c.routes.esign.is_empty()) {
             return invalid("esign.data_key is required when a client routes e-signature".into());
         }
+        let bills = &self.bills;
+        if bills.catalogue_refresh_secs <= 0.0
+            || bills.inquiry_ttl_secs < 60
+            || bills.check_secs <= 0.0
+            || bills.check_max_secs < bills.check_secs
+            || bills.review_after_secs < 1
+            || bills.not_found_after_secs < 1
+            || bills.balance_check_secs <= 0.0
+            || bills.reconcile_at_hour.is_some_and(|h| h > 23)
+            || bills.low_balance.values().any(|v| *v < 0)
+        {
+            return invalid(
+                "bills settings must be positive (inquiry_ttl_secs at least 60, reconcile_at_hour 0-23)".into(),
+            );
+        }
+        if let Some(unknown) = bills
+            .low_balance
+            .keys()
+            .find(|k| !self.providers.contains_key(*k))
+        {
+            return invalid(format!(
+                "bills.low_balance names unknown provider instance {unknown}"
+            ));
+        }
         for (name, provider) in &self.providers {
             validate_name(name)?;
             provider
@@ -607,6 +688,7 @@ impl Settings {
             .chain(&client.routes.payments)
             .chain(&client.routes.messages)
             .chain(&client.routes.esign)
+            .chain(&client.routes.bills)
         {
             if !self.providers.contains_key(route) {
                 return invalid(format!("route names unknown provider instance {route}"));
@@ -644,6 +726,8 @@ impl ProviderConfig {
             ProviderConfig::Whatsapp(c) => c.validate().map_err(|e| e.to_string()),
             #[cfg(feature = "privyid")]
             ProviderConfig::Privyid(c) => c.validate().map_err(|e| e.to_string()),
+            #[cfg(feature = "digiflazz")]
+            ProviderConfig::Digiflazz(c) => c.validate().map_err(|e| e.to_string()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics: per provider instance and operation (latency histogram, outcome
-//! counts), callbacks, HTTP requests, outbox backlog and age, group-commit batch sizes.
+//! counts), callbacks, HTTP requests, outbox backlog and age, group-commit batch sizes,
+//! billers' deposit balances.
 
 use std::sync::OnceLock;
 
@@ -34,6 +35,10 @@ pub struct Metrics {
     pub outbox_oldest_age: Gauge,
     /// Writes per SQLite group commit.
     pub db_batch_size: Histogram,
+    /// Our deposit at each biller instance, whole rupiah.
+    pub biller_balance: Family<Labels, Gauge>,
+    /// 1 while a biller instance's deposit is below its low-balance threshold.
+    pub biller_balance_low: Family<Labels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -53,6 +58,8 @@ impl Metrics {
             outbox_backlog: Gauge::default(),
             outbox_oldest_age: Gauge::default(),
             db_batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            biller_balance: Family::default(),
+            biller_balance_low: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -64,6 +71,16 @@ impl Metrics {
             "provider_call_duration_seconds",
             "Provider call latency",
             m.provider_latency.clone(),
+        );
+        registry.register(
+            "biller_balance",
+            "Our deposit at each biller instance, rupiah",
+            m.biller_balance.clone(),
+        );
+        registry.register(
+            "biller_balance_low",
+            "1 while a biller's deposit is below its low-balance threshold",
+            m.biller_balance_low.clone(),
         );
         registry.register(
             "callbacks",

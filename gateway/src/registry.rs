@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use contracts::biller::{
+    BillInquiry, BillerOrder, BillerProduct, BillerTransaction, CustomerInfo, SettlementRecord,
+};
 use contracts::esign::{
     DocumentStatus, RegisterSigner, Resubmission, SignerStatus, UploadDocument,
 };
@@ -17,9 +20,11 @@ use contracts::va::{
     CreateVa, IssuedVa, Numbering, PaymentRule, UpdateVa, VaHandle, VaStatusReport,
 };
 use contracts::{
-    Capabilities, ESignature, InboundNotifications, Payments, ProviderError, ProviderReference,
-    VirtualAccounts,
+    Amount, Biller, Capabilities, ESignature, InboundNotifications, Payments, ProviderError,
+    ProviderReference, VirtualAccounts,
 };
+
+use time::Date;
 
 use crate::config::{ProviderConfig, Settings};
 use crate::metrics;
@@ -117,6 +122,11 @@ impl Registry {
         self.get(name).and_then(|i| i.capabilities.esign.clone())
     }
 
+    /// The biller (PPOB) capability of `name`.
+    pub fn biller(&self, name: &str) -> Option<Arc<dyn contracts::Biller>> {
+        self.get(name).and_then(|i| i.capabilities.biller.clone())
+    }
+
     /// The inbound capability of `name`.
     pub fn inbound(&self, name: &str) -> Option<Arc<dyn InboundNotifications>> {
         self.get(name).and_then(|i| i.capabilities.inbound.clone())
@@ -167,6 +177,10 @@ fn build_one(
         ProviderConfig::Privyid(c) => adapter_privyid::PrivyId::new(c.clone(), http)
             .map(adapter_privyid::PrivyId::capabilities)
             .map_err(|e| e.to_string()),
+        #[cfg(feature = "digiflazz")]
+        ProviderConfig::Digiflazz(c) => adapter_digiflazz::Digiflazz::new(c.clone(), http)
+            .map(adapter_digiflazz::Digiflazz::capabilities)
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -188,6 +202,12 @@ fn decorate(name: &str, mut capabilities: Capabilities) -> Capabilities {
     }
     if let Some(inner) = capabilities.payments.take() {
         capabilities.payments = Some(Arc::new(Instrumented {
+            instance: name.to_owned(),
+            inner,
+        }));
+    }
+    if let Some(inner) = capabilities.biller.take() {
+        capabilities.biller = Some(Arc::new(Instrumented {
             instance: name.to_owned(),
             inner,
         }));
@@ -360,6 +380,72 @@ impl ESignature for Instrumented<dyn ESignature> {
         let started = Instant::now();
         let result = self.inner.document_status(document).await;
         self.observe("esign.document_status", started, &result);
+        result
+    }
+}
+
+#[async_trait]
+impl Biller for Instrumented<dyn Biller> {
+    async fn balance(&self) -> Result<Amount, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.balance().await;
+        self.observe("bill.balance", started, &result);
+        result
+    }
+
+    async fn products(&self) -> Result<Vec<BillerProduct>, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.products().await;
+        self.observe("bill.products", started, &result);
+        result
+    }
+
+    async fn validate_customer(
+        &self,
+        product_code: &str,
+        customer_no: &str,
+    ) -> Result<CustomerInfo, ProviderError> {
+        let started = Instant::now();
+        let result = self
+            .inner
+            .validate_customer(product_code, customer_no)
+            .await;
+        self.observe("bill.validate_customer", started, &result);
+        result
+    }
+
+    async fn purchase(&self, order: &BillerOrder) -> Result<BillerTransaction, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.purchase(order).await;
+        self.observe("bill.purchase", started, &result);
+        result
+    }
+
+    async fn inquire(&self, order: &BillerOrder) -> Result<BillInquiry, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.inquire(order).await;
+        self.observe("bill.inquire", started, &result);
+        result
+    }
+
+    async fn pay(&self, order: &BillerOrder) -> Result<BillerTransaction, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.pay(order).await;
+        self.observe("bill.pay", started, &result);
+        result
+    }
+
+    async fn status(&self, order: &BillerOrder) -> Result<BillerTransaction, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.status(order).await;
+        self.observe("bill.status", started, &result);
+        result
+    }
+
+    async fn settlement(&self, day: Date) -> Result<Vec<SettlementRecord>, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.settlement(day).await;
+        self.observe("bill.settlement", started, &result);
         result
     }
 }

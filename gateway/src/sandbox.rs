@@ -1,6 +1,7 @@
 //! `gateway sandbox`: the gateway on SQLite with every provider simulated in-process, two
 //! demo clients, and `/sandbox/...` endpoints that drive the simulators (pay a VA, complete
-//! or fail a payment, inject a fault). These paths exist only here.
+//! or fail a payment, decide a signer, sign a document, settle a bill, set a biller's
+//! deposit, inject a fault). These paths exist only here.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use axum::routing::{get, post};
 use mocks::astrapay::{AstraPayConfig, AstraPaySimulator};
 use mocks::bni::{BniConfig, BniSimulator};
 use mocks::bni_snap::{BniSnapConfig, BniSnapNotify, BniSnapSimulator};
+use mocks::digiflazz::{DigiflazzConfig, DigiflazzSimulator};
 use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
 use mocks::privyid::{Handler, PrivyIdConfig, PrivyIdSimulator, Schedule};
@@ -29,6 +31,7 @@ use crate::app::{App, AppState};
 use crate::config::{ProviderConfig, Settings};
 use crate::http::ApiError;
 use crate::registry::{Registry, callback_url};
+use crate::store::bills as bill_store;
 use crate::store::esign as esign_store;
 use crate::store::messages as message_store;
 use crate::store::payments as payment_store;
@@ -71,6 +74,8 @@ pub enum Simulator {
     WhatsApp(WhatsAppSimulator),
     /// PrivyID e-signature.
     PrivyId(PrivyIdSimulator),
+    /// Digiflazz PPOB.
+    Digiflazz(DigiflazzSimulator),
 }
 
 impl Simulator {
@@ -83,6 +88,7 @@ impl Simulator {
             Simulator::AstraPay(_) => "astrapay",
             Simulator::WhatsApp(_) => "whatsapp",
             Simulator::PrivyId(_) => "privyid",
+            Simulator::Digiflazz(_) => "digiflazz",
         }
     }
 
@@ -95,6 +101,7 @@ impl Simulator {
             Simulator::AstraPay(sim) => sim.faults(),
             Simulator::WhatsApp(sim) => sim.faults(),
             Simulator::PrivyId(sim) => sim.faults(),
+            Simulator::Digiflazz(sim) => sim.faults(),
         }
     }
 }
@@ -204,6 +211,7 @@ fn connect_simulator(simulator: &Simulator, root: &str, provider: Option<&Provid
                 sim.set_callback_url(&format!("{root}/{}", c.callback_token.expose_secret()));
             }
         }
+        Simulator::Digiflazz(sim) => sim.set_webhook_url(root),
     }
 }
 
@@ -307,6 +315,15 @@ async fn start_simulator(provider: &ProviderConfig) -> anyhow::Result<(Simulator
             let running = sim.spawn(any).await?;
             Ok((Simulator::PrivyId(sim), running))
         }
+        ProviderConfig::Digiflazz(c) => {
+            let sim = DigiflazzSimulator::new(DigiflazzConfig::new(
+                &c.username,
+                c.api_key.expose_secret(),
+                c.webhook_secret.expose_secret(),
+            ));
+            let running = sim.spawn(any).await?;
+            Ok((Simulator::Digiflazz(sim), running))
+        }
     }
 }
 
@@ -322,6 +339,7 @@ fn set_base_url(provider: &mut ProviderConfig, base: &str) -> anyhow::Result<()>
         ProviderConfig::Astrapay(c) => c.base_url = url,
         ProviderConfig::Whatsapp(c) => c.base_url = url,
         ProviderConfig::Privyid(c) => c.base_url = url,
+        ProviderConfig::Digiflazz(c) => c.base_url = url,
     }
     Ok(())
 }
@@ -412,6 +430,8 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router<AppState> {
             "/sandbox/esign/documents/{id}/{outcome}",
             post(settle_document),
         )
+        .route("/sandbox/bills/payments/{id}/{outcome}", post(settle_bill))
+        .route("/sandbox/billers/{instance}/deposit", post(set_deposit))
         .route(
             "/sandbox/providers/{instance}/faults",
             post(add_fault).delete(clear_faults),
@@ -499,7 +519,10 @@ async fn pay(
                 Err(e) => Err(refused(&e)),
             };
         }
-        Simulator::AstraPay(_) | Simulator::WhatsApp(_) | Simulator::PrivyId(_) => {
+        Simulator::AstraPay(_)
+        | Simulator::WhatsApp(_)
+        | Simulator::PrivyId(_)
+        | Simulator::Digiflazz(_) => {
             return Err(ApiError::not_found("virtual accounts at this provider"));
         }
     };
@@ -807,6 +830,64 @@ async fn settle_document(
         "expire" => callbacks_posted(sim.expire_document(token).await),
         _ => Err(ApiError::not_found("sandbox action")),
     }
+}
+
+fn digiflazz_of<'a>(
+    sandbox: &'a Sandbox,
+    provider: &str,
+) -> Result<&'a DigiflazzSimulator, ApiError> {
+    match sandbox.simulator(provider) {
+        Some(Simulator::Digiflazz(sim)) => Ok(sim),
+        _ => Err(ApiError::not_found("a simulated biller")),
+    }
+}
+
+/// `POST /sandbox/bills/payments/{id}/{succeed|fail|refund}`: the biller settles a pending
+/// payment (or refunds a successful one) and posts its webhook.
+async fn settle_bill(
+    State(state): State<AppState>,
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path((id, outcome)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let payment_id = id.clone();
+    let row = state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move { bill_store::get_payment_unscoped(conn, &payment_id).await })
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("bill payment"))?;
+    let sim = digiflazz_of(&sandbox, &row.provider)?;
+    let outcomes = match outcome.as_str() {
+        "succeed" => sim.settle(&row.ref_id, true).await,
+        "fail" => sim.settle(&row.ref_id, false).await,
+        "refund" => sim.refund(&row.ref_id).await,
+        _ => return Err(ApiError::not_found("sandbox action")),
+    };
+    callbacks_posted(outcomes)
+}
+
+/// `POST /sandbox/billers/{instance}/deposit` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DepositRequest {
+    /// The simulated biller's deposit from now on, whole rupiah.
+    amount: i64,
+}
+
+/// `POST /sandbox/billers/{instance}/deposit`: sets our deposit at a simulated biller.
+async fn set_deposit(
+    axum::Extension(sandbox): axum::Extension<Arc<Sandbox>>,
+    Path(instance): Path<String>,
+    axum::Json(request): axum::Json<DepositRequest>,
+) -> Result<Response, ApiError> {
+    let sim = digiflazz_of(&sandbox, &instance)?;
+    sim.set_deposit(request.amount);
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "deposit": sim.deposit() })),
+    )
+        .into_response())
 }
 
 fn faults_of(sandbox: &Sandbox, instance: &str) -> Result<mocks::Faults, ApiError> {

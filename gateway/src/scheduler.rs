@@ -30,6 +30,7 @@ pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
     crate::service::payments::check_due(state).await?;
     crate::service::messages::send_due(state).await?;
     crate::service::esign::check_due(state).await?;
+    crate::service::bills::check_due(state).await?;
     if ticks.is_multiple_of(60) {
         let now = now_ms();
         let window_ms = state.settings().server.auth_window_secs * 1000;
@@ -38,6 +39,9 @@ pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
         let retention_ms = state.settings().server.idempotency_retention_hours * 3_600_000;
         idempotency::purge(state.db(), now - retention_ms).await?;
         crate::service::esign::erase_expired_identities(state).await?;
+        crate::service::bills::refresh_due_catalogues(state).await?;
+        crate::service::bills::check_balances(state).await?;
+        crate::service::bills::reconcile::nightly(state).await?;
     }
     Ok(())
 }

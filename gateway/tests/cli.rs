@@ -86,6 +86,8 @@ fn config_check_prints_the_resolved_configuration_with_secrets_redacted() {
         "replace-with-the-privyid-password",
         "replace-with-the-privyid-enterprise-token",
         "replace-with-32-random-url-safe-characters",
+        "replace-with-the-digiflazz-production-key",
+        "replace-with-the-digiflazz-webhook-secret",
     ] {
         assert!(!printed.contains(secret), "{secret} leaked");
     }

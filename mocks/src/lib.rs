@@ -46,10 +46,14 @@
 //!   templates registered in its config, signed status webhooks, the handshake).
 //! - [`privyid`]: PrivyID's v3 merchant API (signer registration with identity verdicts,
 //!   re-registration, document upload and status, unsigned callbacks to a secret URL).
+//! - [`digiflazz`]: Digiflazz's buyer API (PPOB: deposit, price list, prepaid purchases
+//!   whose status check re-submits them, postpaid inquiry, payment and status, PLN meter
+//!   checks, `X-Hub-Signature` webhooks) with the documented test numbers.
 //! - [`keys`]: the public test key pairs of the gateway and the simulated providers.
 //! - [`conformance`]: one suite per capability, run against every adapter of that
 //!   capability through its simulator ([`conformance::va`] for virtual accounts,
-//!   [`conformance::payments`] for payments, [`conformance::esign`] for e-signature).
+//!   [`conformance::payments`] for payments, [`conformance::esign`] for e-signature,
+//!   [`conformance::biller`] for billers).
 //! - [`webhook_receiver`]: a product's endpoint for the gateway's Standard Webhooks events,
 //!   verifying and recording them.
 
@@ -58,6 +62,7 @@ pub mod bni;
 pub mod bni_snap;
 pub mod callback;
 pub mod conformance;
+pub mod digiflazz;
 pub mod doku;
 pub mod faults;
 pub mod keys;

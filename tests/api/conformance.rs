@@ -231,3 +231,32 @@ async fn privyid_passes_the_esign_conformance_suite() {
     let report = mocks::conformance::esign::run_all(&adapter, &adapter, &sim).await;
     assert!(report.is_success(), "{report}");
 }
+
+#[tokio::test]
+async fn digiflazz_passes_the_biller_conformance_suite() {
+    use crate::helpers::{DIGIFLAZZ_KEY, DIGIFLAZZ_USERNAME, DIGIFLAZZ_WEBHOOK_SECRET};
+    use mocks::digiflazz::{DigiflazzConfig, DigiflazzSimulator};
+
+    let mut config =
+        DigiflazzConfig::new(DIGIFLAZZ_USERNAME, DIGIFLAZZ_KEY, DIGIFLAZZ_WEBHOOK_SECRET);
+    config.pending_after = std::time::Duration::ZERO;
+    let sim = DigiflazzSimulator::new(config);
+    let running = sim
+        .spawn(any_local_port())
+        .await
+        .expect("digiflazz simulator");
+    sim.set_webhook_url(&callback_root("digiflazz_main"));
+    let config = serde_json::from_value(json!({
+        "base_url": running.base_url,
+        "username": DIGIFLAZZ_USERNAME,
+        "api_key": DIGIFLAZZ_KEY,
+        "webhook_secret": DIGIFLAZZ_WEBHOOK_SECRET,
+        "testing": true,
+        "request_timeout_ms": TIMEOUT_MS,
+    }))
+    .expect("digiflazz config");
+    let adapter = adapter_digiflazz::Digiflazz::new(config, http()).expect("digiflazz adapter");
+
+    let report = mocks::conformance::biller::run_all(&adapter, &adapter, &sim).await;
+    assert!(report.is_success(), "{report}");
+}

@@ -12,6 +12,7 @@ use mocks::Running;
 use mocks::astrapay::{AstraPayConfig, AstraPaySimulator};
 use mocks::bni::{BniConfig, BniSimulator};
 use mocks::bni_snap::{BniSnapConfig, BniSnapNotify, BniSnapSimulator};
+use mocks::digiflazz::{DigiflazzConfig, DigiflazzSimulator};
 use mocks::doku::{DokuConfig, DokuSimulator};
 use mocks::nicepay::{NicepayConfig, NicepaySimulator};
 use mocks::privyid::{PrivyIdConfig, PrivyIdSimulator};
@@ -57,6 +58,9 @@ pub const PRIVY_MERCHANT_ID: &str = "MR1234";
 pub const PRIVY_ENTERPRISE_TOKEN: &str = "privyid-test-enterprise-token";
 /// The last segment of the PrivyID callback URL: the only proof a callback carries.
 pub const PRIVY_CALLBACK_TOKEN: &str = "privyid-test-callback-token-0123456789";
+pub const DIGIFLAZZ_USERNAME: &str = "digiflazz-test";
+pub const DIGIFLAZZ_KEY: &str = "dev-digiflazz-test-key-0001";
+pub const DIGIFLAZZ_WEBHOOK_SECRET: &str = "digiflazz-test-webhook-secret";
 /// base64 of 32 bytes: the e-signature data key.
 pub const ESIGN_DATA_KEY: &str = "dGVzdC1lc2lnbi1kYXRhLWtleS0wMTIzNDU2Nzg5YWI=";
 
@@ -114,6 +118,10 @@ pub struct Options {
     pub demo2_esign: bool,
     /// `esign.identity_retention_days`.
     pub identity_retention_days: i64,
+    /// `bills.low_balance.digiflazz_main`.
+    pub low_balance: i64,
+    /// `bills.not_found_after_secs`.
+    pub not_found_after_secs: i64,
 }
 
 impl Options {
@@ -137,6 +145,8 @@ impl Options {
             request_timeout_ms: 30_000,
             demo2_esign: true,
             identity_retention_days: 30,
+            low_balance: 1_000_000,
+            not_found_after_secs: 900,
         }
     }
 }
@@ -157,6 +167,8 @@ pub struct TestApp {
     pub whatsapp: WhatsAppSimulator,
     /// PrivyID (`privyid_main`).
     pub privyid: PrivyIdSimulator,
+    /// Digiflazz (`digiflazz_main`).
+    pub digiflazz: DigiflazzSimulator,
     pub receiver: WebhookReceiver,
     pub receiver2: WebhookReceiver,
     settings_text: String,
@@ -233,6 +245,10 @@ impl TestApp {
             PRIVY_MERCHANT_ID,
             PRIVY_ENTERPRISE_TOKEN,
         ));
+        let mut digiflazz_config =
+            DigiflazzConfig::new(DIGIFLAZZ_USERNAME, DIGIFLAZZ_KEY, DIGIFLAZZ_WEBHOOK_SECRET);
+        digiflazz_config.pending_after = Duration::ZERO;
+        let digiflazz = DigiflazzSimulator::new(digiflazz_config);
         let receiver = WebhookReceiver::try_new(vec![DEMO_WEBHOOK_SECRET.into()]).expect("secret");
         let receiver2 =
             WebhookReceiver::try_new(vec![DEMO2_WEBHOOK_SECRET.into()]).expect("secret");
@@ -246,6 +262,7 @@ impl TestApp {
             bni_snap.spawn(any_local_port()).await.expect("bni_snap"),
             whatsapp.spawn(any_local_port()).await.expect("whatsapp"),
             privyid.spawn(any_local_port()).await.expect("privyid"),
+            digiflazz.spawn(any_local_port()).await.expect("digiflazz"),
         ];
         let database_url = fresh_database(options.backend).await;
         let listener = TcpListener::bind(any_local_port()).await.expect("bind");
@@ -265,6 +282,7 @@ impl TestApp {
             &doku_root,
         );
         whatsapp.set_webhook_url(&format!("http://{addr}/v1/callbacks/wa_main"));
+        digiflazz.set_webhook_url(&format!("http://{addr}/v1/callbacks/digiflazz_main"));
         privyid.set_callback_url(&format!(
             "http://{addr}/v1/callbacks/privyid_main/{PRIVY_CALLBACK_TOKEN}"
         ));
@@ -289,6 +307,7 @@ impl TestApp {
             bni_h2h,
             whatsapp,
             privyid,
+            digiflazz,
             receiver,
             receiver2,
             settings_text,
@@ -600,6 +619,23 @@ callback_token = "{PRIVY_CALLBACK_TOKEN}"
 auth = {{ scheme = "basic", username = "{PRIVY_USERNAME}", password = "{PRIVY_PASSWORD}" }}
 request_timeout_ms = {timeout}
 
+[providers.digiflazz_main]
+kind = "digiflazz"
+base_url = "{digiflazz}"
+username = "{DIGIFLAZZ_USERNAME}"
+api_key = "{DIGIFLAZZ_KEY}"
+webhook_secret = "{DIGIFLAZZ_WEBHOOK_SECRET}"
+testing = true
+request_timeout_ms = {timeout}
+
+[bills]
+check_secs = 0.3
+check_max_secs = 1.0
+review_after_secs = 600
+not_found_after_secs = {not_found_after}
+balance_check_secs = 3600
+low_balance = {{ digiflazz_main = {low_balance} }}
+
 [providers.wa_main]
 kind = "whatsapp"
 base_url = "{whatsapp}"
@@ -618,6 +654,7 @@ routes.virtual_accounts = [{route}]
 routes.payments = ["astrapay_main", "doku_main", "astrapay_app"]
 routes.messages = ["wa_main"]
 routes.esign = ["privyid_main"]
+routes.bills = ["digiflazz_main"]
 
 [clients.demo2]
 secrets = ["{DEMO2_SECRET}"]
@@ -625,6 +662,7 @@ webhook_url = "{receiver2}/"
 webhook_secrets = ["{DEMO2_WEBHOOK_SECRET}"]
 routes.virtual_accounts = ["nicepay_main", "bni_main"]
 routes.esign = [{demo2_esign}]
+routes.bills = ["digiflazz_main"]
 "#,
         demo2_esign = if options.demo2_esign {
             "\"privyid_main\""
@@ -633,6 +671,9 @@ routes.esign = [{demo2_esign}]
         },
         privyid = servers[8].base_url,
         retention = options.identity_retention_days,
+        digiflazz = servers[9].base_url,
+        low_balance = options.low_balance,
+        not_found_after = options.not_found_after_secs,
         body_limit = options.body_limit,
         request_timeout = options.request_timeout_ms,
         bni = servers[0].base_url,

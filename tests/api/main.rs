@@ -3,6 +3,7 @@
 //! `TEST_DATABASE_URL` is set).
 
 mod auth;
+mod bills;
 mod callbacks;
 mod conformance;
 mod esign;

@@ -39,7 +39,7 @@ async fn the_sandbox_issues_pays_and_delivers_to_the_echo_receiver() {
         .json()
         .await
         .expect("json");
-    assert_eq!(providers["data"].as_array().map(Vec::len), Some(8));
+    assert_eq!(providers["data"].as_array().map(Vec::len), Some(9));
 
     let signed = |method: &str, path: &str, body: Option<&Value>| {
         let text = body.map(Value::to_string).unwrap_or_default();

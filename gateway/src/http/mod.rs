@@ -5,6 +5,7 @@
 //! request id · metrics · trace (sensitive headers redacted) · timeout · body limit; then,
 //! for `/v1` product routes only: signed-client auth · per-client rate limit · idempotency.
 
+pub mod bills;
 pub mod callbacks;
 pub mod error;
 pub mod esign;
@@ -40,7 +41,7 @@ pub use error::{ApiError, FieldError};
 /// The OpenAPI document's static part; paths are added from the routes themselves.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, payments, e-signature, messages and OTPs, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
+    info(title = "Integration gateway API", version = "1", description = "The unified API products call: virtual accounts, payments, e-signature, messages and OTPs, bills (PPOB) and reconciliation, events, operations. Requests are signed (X-Client-Id, X-Timestamp, X-Nonce, X-Signature); errors are RFC 9457 problem documents with a stable `code`."),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&SignedRequests),
 )]
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(messages::routes())
         .merge(otp::routes())
         .merge(esign::routes())
+        .merge(bills::routes())
         .merge(events::routes())
         .merge(ops::product_routes())
         .layer(middleware::from_fn_with_state(

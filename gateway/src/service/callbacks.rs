@@ -28,9 +28,11 @@ use sqlx::AnyConnection;
 
 use crate::app::AppState;
 use crate::metrics;
+use crate::service::bills::{self as bill_service, BalanceWatch, reconcile as bill_reconcile};
 use crate::service::messages as message_service;
 use crate::service::payments::{self as payment_service, Update};
 use crate::service::va::event_data;
+use crate::store::bills as bill_store;
 use crate::store::esign as esign_store;
 use crate::store::messages as message_store;
 use crate::store::payments as payment_store;
@@ -112,13 +114,14 @@ pub async fn handle(
     };
     let trust = adapter.trust();
     let holder = holder(state, instance);
+    let watch = BalanceWatch::of(state, instance);
     let provider = instance.to_owned();
     let now = to_ms(request.received_at);
     let stored = state
         .db()
         .write(move |conn| {
             Box::pin(async move {
-                store_notification(conn, &provider, notification, trust, holder, now).await
+                store_notification(conn, &provider, notification, trust, holder, &watch, now).await
             })
         })
         .await;
@@ -232,6 +235,7 @@ async fn store_notification(
     notification: Notification,
     trust: Trust,
     holder: Holder,
+    watch: &BalanceWatch,
     now: i64,
 ) -> Result<Applied, StoreError> {
     let mut applied = Applied::default();
@@ -249,7 +253,7 @@ async fn store_notification(
             applied.refused = Some(refusal);
             return Ok(applied);
         }
-        let one = store_one(conn, provider, event, trust, now).await?;
+        let one = store_one(conn, provider, event, trust, watch, now).await?;
         applied.enqueued |= one.enqueued;
         applied.unconfirmed |= one.unconfirmed;
     }
@@ -318,6 +322,7 @@ async fn store_one(
     provider: &str,
     event: InboundEvent,
     trust: Trust,
+    watch: &BalanceWatch,
     now: i64,
 ) -> Result<Applied, StoreError> {
     if matches!(event.resource, ResourceRef::Payment { .. }) {
@@ -331,6 +336,9 @@ async fn store_one(
         ResourceRef::Signer { .. } | ResourceRef::Document { .. }
     ) {
         return store_esign_event(conn, provider, event, now).await;
+    }
+    if matches!(event.resource, ResourceRef::BillPayment { .. }) {
+        return store_bill_event(conn, provider, event, watch, now).await;
     }
     let (reference, provider_reference, va_number) = resource_keys(&event.resource);
     let found =
@@ -434,6 +442,64 @@ async fn store_message_event(
     }
     Ok(Applied {
         enqueued,
+        ..Applied::default()
+    })
+}
+
+/// A biller's webhook about a bill payment or purchase: stored once per provider event,
+/// then applied forward only (a late `Pending` after `Sukses` changes nothing). A webhook
+/// about a reference the gateway never sent is kept as unmatched, its reference in the
+/// detail, for reconciliation (`missing_at_gateway`).
+async fn store_bill_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event: InboundEvent,
+    watch: &BalanceWatch,
+    now: i64,
+) -> Result<Applied, StoreError> {
+    let (ResourceRef::BillPayment { reference, .. }, EventKind::BillUpdate { transaction }) =
+        (&event.resource, &event.kind)
+    else {
+        return Ok(Applied::default());
+    };
+    let found = bill_store::payment_by_ref(conn, provider, reference.as_str()).await?;
+    let new = NewProviderEvent {
+        provider: provider.to_owned(),
+        provider_event_id: event.provider_event_id.clone(),
+        client_id: found.as_ref().map(|p| p.client_id.clone()),
+        resource_id: found.as_ref().map(|p| p.id.clone()),
+        kind: "bill.update".to_owned(),
+        amount: transaction.biller_cost.map(Amount::rupiah),
+        state: if found.is_some() {
+            state::APPLIED
+        } else {
+            state::UNMATCHED
+        }
+        .to_owned(),
+        detail: found
+            .is_none()
+            .then(|| format!("{}{}", bill_reconcile::UNKNOWN_REF, reference.as_str())),
+        payload: event.payload.to_string(),
+        received_at: now,
+        next_attempt_at: None,
+    };
+    let Some(event_id) = provider_events::insert(conn, &new).await? else {
+        return Ok(Applied::default()); // a replay: acknowledged, changes nothing
+    };
+    let Some(payment) = found else {
+        tracing::warn!(
+            provider,
+            "biller webhook for a reference the gateway never sent, kept as unmatched"
+        );
+        return Ok(Applied::default());
+    };
+    let next_check = payment.next_check_at.unwrap_or(now);
+    let applied = bill_service::apply(conn, &payment, transaction, next_check, watch, now).await?;
+    if applied.row.is_none() {
+        provider_events::settle(conn, &event_id, state::IGNORED, Some("no change"), now).await?;
+    }
+    Ok(Applied {
+        enqueued: applied.enqueued,
         ..Applied::default()
     })
 }

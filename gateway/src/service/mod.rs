@@ -1,5 +1,6 @@
 //! Domain rules, between the HTTP handlers and the store/adapters.
 
+pub mod bills;
 pub mod callbacks;
 pub mod esign;
 pub mod fields;

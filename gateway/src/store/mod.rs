@@ -13,6 +13,7 @@
 //! `idempotency`, `nonces`, `jobs`, `calls`), all taking `&mut AnyConnection` for writes
 //! (so they compose inside one transaction) and `&Db` for reads.
 
+pub mod bills;
 pub mod calls;
 pub mod esign;
 pub mod events;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (4, "otp", include_str!("../../migrations/0004_otp.sql")),
     (5, "esign", include_str!("../../migrations/0005_esign.sql")),
+    (6, "bills", include_str!("../../migrations/0006_bills.sql")),
 ];
 
 /// Which database the gateway runs on.
@@ -481,6 +483,8 @@ pub enum Flagged {
     Signer,
     /// A row of `esign_documents`.
     Document,
+    /// A row of `bill_payments`.
+    BillPayment,
 }
 
 /// Adds `flag` to a resource's `flags` (kept as given in `current`) whatever its status.
@@ -505,6 +509,9 @@ pub async fn add_flag(
         Flagged::Payment => "UPDATE payments SET flags = $2, updated_at = $3 WHERE id = $1",
         Flagged::Signer => "UPDATE esign_signers SET flags = $2, updated_at = $3 WHERE id = $1",
         Flagged::Document => "UPDATE esign_documents SET flags = $2, updated_at = $3 WHERE id = $1",
+        Flagged::BillPayment => {
+            "UPDATE bill_payments SET flags = $2, updated_at = $3 WHERE id = $1"
+        }
     };
     sqlx::query(sql)
         .bind(id)

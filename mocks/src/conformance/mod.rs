@@ -27,6 +27,8 @@
 //! - [`esign`]: e-signature ([`contracts::ESignature`] and the unsigned callbacks that only
 //!   prompt a status inquiry), with [`esign::EsignSimulator`] implemented for
 //!   [`crate::privyid::PrivyIdSimulator`].
+//! - [`biller`]: billers ([`contracts::Biller`] and their signed webhooks), with
+//!   [`biller::BillerSimulator`] implemented for [`crate::digiflazz::DigiflazzSimulator`].
 
 use std::fmt;
 
@@ -36,6 +38,7 @@ use time::OffsetDateTime;
 
 use crate::callback::{CapturedCallback, SimError, Tamper};
 
+pub mod biller;
 pub mod esign;
 pub mod payments;
 pub mod va;
