@@ -358,20 +358,16 @@ async fn an_exhausted_deposit_is_refused_and_announced(backend: Backend) {
         })
         .await
     );
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base_url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("gateway_biller_balance_low{provider=\"digiflazz_main\"} 1"),
-        "{metrics}"
+    // (The gauges are process-wide and other tests share the instance name: the unit test
+    // `a_low_balance_is_announced_once_and_shows_in_the_metrics` checks them.)
+    let balance = app
+        .get_json("demo", "/v1/billers/digiflazz_main/balance")
+        .await;
+    assert_eq!(
+        (balance["balance"].as_i64(), balance["low"].as_bool()),
+        (Some(5_000), Some(true)),
+        "{balance}"
     );
-    assert!(metrics.contains("gateway_biller_balance{provider=\"digiflazz_main\"} 5000"));
     // The same reference can be used once the deposit is topped up.
     app.digiflazz.set_deposit(1_000_000);
     let (status, paid) = buy(&app, "NO-FLOAT-1", "pln20", "12345678901").await;
@@ -627,3 +623,34 @@ async fn a_day_is_reconciled_by_category(backend: Backend) {
     assert_eq!(response.status(), 404);
 }
 on_both_backends!(a_day_is_reconciled_by_category);
+
+async fn the_operators_report_shows_the_balance_drift(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, first) = buy(&app, "DRIFT-1", "xld10", "087800001230").await;
+    assert_eq!(first["status"], "success", "{first}");
+    // Someone else spends from our deposit between two of our purchases.
+    app.digiflazz
+        .foreign("FOREIGN0000000000000000002", "tsel5", "081299990000")
+        .await
+        .expect("foreign");
+    let (_, second) = buy(&app, "DRIFT-2", "pln20", "12345678901").await;
+    assert_eq!(second["status"], "success", "{second}");
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(7, 0, 0).expect("WIB"))
+        .date();
+    let report = gateway::service::bills::reconcile::run(&app.state, None, "digiflazz_main", today)
+        .await
+        .expect("report");
+    let balance = &report.summary["balance"];
+    assert_eq!(balance["spent"], 10_150 + 20_300, "{balance}");
+    // The foreign purchase is the drift: the deposit fell by more than our successes.
+    assert_eq!(balance["drift"], -5_250, "{balance}");
+    assert_eq!(report.summary["counts"]["matched"], 2, "{}", report.summary);
+    assert_eq!(
+        report.summary["counts"]["missing_at_gateway"], 1,
+        "{}",
+        report.summary
+    );
+    assert!(report.client_id.is_none());
+}
+on_both_backends!(the_operators_report_shows_the_balance_drift);

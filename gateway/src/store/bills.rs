@@ -620,15 +620,16 @@ pub async fn balance(db: &Db, provider: &str) -> Result<Option<(i64, bool, i64)>
     .transpose()
 }
 
-/// Records a biller's balance (if newer than what is stored) and whether it is low.
-/// Returns whether it just became low (it was not, or was unknown, before).
+/// Records a biller's balance and whether it is low, unless a newer reading is stored.
+/// Returns whether it was stored, and whether it just became low (it was not, or was
+/// unknown, before).
 pub async fn record_balance(
     conn: &mut AnyConnection,
     provider: &str,
     balance: i64,
     low: bool,
     at: i64,
-) -> Result<bool, StoreError> {
+) -> Result<(bool, bool), StoreError> {
     let before: Option<i64> =
         sqlx::query_scalar("SELECT low FROM biller_balances WHERE provider = $1")
             .bind(provider)
@@ -641,7 +642,8 @@ pub async fn record_balance(
         .bind(at)
         .execute(conn)
         .await?;
-    Ok(updated.rows_affected() == 1 && low && before != Some(1))
+    let stored = updated.rows_affected() == 1;
+    Ok((stored, stored && low && before != Some(1)))
 }
 
 /// A stored reconciliation report.

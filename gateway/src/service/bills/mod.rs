@@ -854,7 +854,12 @@ impl BalanceWatch {
         at: i64,
     ) -> Result<(bool, bool), StoreError> {
         let low = self.threshold.is_some_and(|t| balance < t);
-        let became_low = store::record_balance(conn, &self.provider, balance, low, at).await?;
+        let (stored, became_low) =
+            store::record_balance(conn, &self.provider, balance, low, at).await?;
+        if !stored {
+            // A newer reading is already recorded (and shown).
+            return Ok((low, false));
+        }
         if became_low {
             for client in &self.clients {
                 events::enqueue(
@@ -1256,4 +1261,79 @@ pub async fn check_balances(state: &AppState) -> Result<(), StoreError> {
 /// Today's date in Asia/Jakarta.
 pub fn today_wib() -> time::Date {
     OffsetDateTime::now_utc().to_offset(WIB).date()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Db, DbOptions};
+
+    async fn sqlite() -> Db {
+        let file = std::env::temp_dir().join(format!("gateway-bills-{}.db", ulid::Ulid::new()));
+        Db::connect(&DbOptions {
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            max_connections: 2,
+            max_batch: 8,
+        })
+        .await
+        .expect("connect")
+    }
+
+    fn gauge(text: &str, name: &str, provider: &str) -> Option<i64> {
+        let prefix = format!("{name}{{provider=\"{provider}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    #[tokio::test]
+    async fn a_low_balance_is_announced_once_and_shows_in_the_metrics() {
+        let db = sqlite().await;
+        let watch = BalanceWatch {
+            provider: "unit_test_biller".into(),
+            threshold: Some(1_000_000),
+            clients: vec!["a".into(), "b".into()],
+        };
+        let note = |balance: i64, at: i64| {
+            let watch = watch.clone();
+            db.write(move |conn| Box::pin(async move { watch.note(conn, balance, at).await }))
+        };
+        assert_eq!(note(2_000_000, 1).await.expect("note"), (false, false));
+        assert_eq!(
+            note(900_000, 2).await.expect("note"),
+            (true, true),
+            "crossing announces"
+        );
+        assert_eq!(
+            note(800_000, 3).await.expect("note"),
+            (true, false),
+            "still low: once"
+        );
+        // An older reading overwrites neither the stored balance nor the metrics.
+        assert_eq!(note(5_000_000, 1).await.expect("note"), (false, false));
+        let stored = store::balance(&db, "unit_test_biller").await.expect("read");
+        assert_eq!(stored, Some((800_000, true, 3)));
+        let text = crate::metrics::global().render();
+        assert_eq!(
+            gauge(&text, "gateway_biller_balance", "unit_test_biller"),
+            Some(800_000)
+        );
+        let events: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE type = 'biller.balance.low' AND resource_id = 'unit_test_biller'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+        assert_eq!(events, 2, "one per client");
+        note(700_000, 4).await.expect("note");
+        let text = crate::metrics::global().render();
+        assert_eq!(
+            gauge(&text, "gateway_biller_balance", "unit_test_biller"),
+            Some(700_000)
+        );
+        assert_eq!(
+            gauge(&text, "gateway_biller_balance_low", "unit_test_biller"),
+            Some(1)
+        );
+    }
 }
