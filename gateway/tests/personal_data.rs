@@ -1,7 +1,8 @@
 //! Personal data and secrets never reach the logs: the real binary (`gateway sandbox`, every
 //! log target at `trace`) registers a signer with canary identity data, has it found
-//! invalid, resubmits, verifies, uploads and signs a document, and refuses a bad request;
-//! then its whole output is searched for the canaries in clear, base64 and hex.
+//! invalid, resubmits, verifies, uploads and signs a document, refuses a bad request, and
+//! buys pulsa for the same person's number; then its whole output is searched for the
+//! canaries in clear, base64 and hex.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -26,7 +27,9 @@ const PDF_MARK: &[u8] = b"CANARY-PDF-CONTENT-91bd";
 /// Secrets the simulated PrivyID and the gateway share (config/sandbox.toml). The demo
 /// client's secret is not among them: the sandbox prints it on purpose for the person
 /// trying it.
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 7] = [
+    "dev-digiflazz-sandbox-key-0001",
+    "digiflazz-sandbox-webhook-secret",
     "privyid-sandbox-password",
     "privyid-sandbox-merchant-key",
     "privyid-sandbox-enterprise-token",
@@ -225,11 +228,23 @@ async fn identity_data_and_secrets_never_reach_the_logs() {
         })
         .await;
 
+    // A pulsa purchase to the same person's number.
+    let national = format!("0{}", &PHONE[3..]);
+    let purchase =
+        json!({"reference": "CANARY-PULSA", "product_code": "xld10", "customer_no": national});
+    let (status, body) = client
+        .signed("POST", "/v1/bills/payments", Some(&purchase))
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("success")),
+        "{body}"
+    );
+
     let log_path = sandbox.log.clone();
     drop(sandbox);
     let logs = std::fs::read_to_string(&log_path).expect("read the logs");
     assert!(logs.contains("esign"), "the run logged nothing useful");
-    let national = format!("0{}", &PHONE[3..]);
     let mut canaries: Vec<String> = vec![
         NIK.into(),
         NAME.into(),
