@@ -180,6 +180,21 @@ impl App {
         ]
     }
 
+    /// Serves the operations console on `listener` until `shutdown` resolves.
+    pub async fn serve_console(
+        state: AppState,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = crate::console::router(state);
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+
     /// Serves on `listener` until `shutdown` resolves.
     pub async fn serve(
         self,

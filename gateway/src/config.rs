@@ -46,6 +46,46 @@ pub struct Settings {
     /// PPOB: catalogue refresh, inquiry life, pending checks, deposit watch, reconciliation.
     #[serde(default)]
     pub bills: BillsSettings,
+    /// The operations console.
+    #[serde(default)]
+    pub console: ConsoleSettings,
+}
+
+/// The operations console: a separate listener serving `/console`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// Where the console listens; none: no console.
+    pub listen: Option<SocketAddr>,
+    /// The client whose WhatsApp route and OTP policy send operators their login codes.
+    pub otp_client: Option<String>,
+    /// The OTP purpose of console logins (in `otp.purposes`).
+    pub otp_purpose: String,
+    /// A session unused this long ends.
+    pub idle_timeout_secs: i64,
+    /// A session ends this long after login, used or not.
+    pub absolute_timeout_secs: i64,
+    /// Wrong passwords or codes in a row before an account is locked.
+    pub max_failed_logins: i64,
+    /// How long a locked account stays locked.
+    pub lockout_secs: i64,
+    /// Marks cookies `Secure` (browsers then send them only over HTTPS, or to localhost).
+    pub secure_cookies: bool,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            listen: None,
+            otp_client: None,
+            otp_purpose: "console_login".to_owned(),
+            idle_timeout_secs: 1_800,
+            absolute_timeout_secs: 12 * 3_600,
+            max_failed_logins: 5,
+            lockout_secs: 900,
+            secure_cookies: true,
+        }
+    }
 }
 
 /// PPOB (biller host-to-host) settings.
@@ -544,6 +584,7 @@ impl Settings {
             support: SupportSettings::default(),
             esign: EsignSettings::default(),
             bills: BillsSettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 
@@ -645,6 +686,32 @@ impl Settings {
             return invalid(format!(
                 "bills.low_balance names unknown provider instance {unknown}"
             ));
+        }
+        let console = &self.console;
+        if console.idle_timeout_secs < 60
+            || console.absolute_timeout_secs < console.idle_timeout_secs
+            || console.max_failed_logins < 1
+            || console.lockout_secs < 1
+        {
+            return invalid(
+                "console timeouts and lockout must be positive (idle at least 60 s, absolute at least idle)".into(),
+            );
+        }
+        if console.listen.is_some() {
+            match &console.otp_client {
+                Some(client) if self.clients.contains_key(client) => {}
+                _ => {
+                    return invalid(
+                        "console.otp_client must name a configured client (its WhatsApp route sends operators' codes)".into(),
+                    );
+                }
+            }
+            if !self.otp.purposes.contains_key(&console.otp_purpose) {
+                return invalid(format!(
+                    "console.otp_purpose {} is not in otp.purposes",
+                    console.otp_purpose
+                ));
+            }
         }
         for (name, provider) in &self.providers {
             validate_name(name)?;

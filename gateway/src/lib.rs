@@ -15,12 +15,14 @@
 //! - [`scheduler`]: expiry, inquiries for unknown outcomes, clean-up.
 //! - [`auth`]: the client request signature (shared with the CLI and load generator).
 //! - [`metrics`]: Prometheus metrics.
+//! - [`console`]: the operations console (operators, two-factor login, audit log).
 //! - [`vault`]: personal data sealed at rest (AES-256-GCM) and keyed fingerprints.
 //! - `sandbox`: every simulator in-process, for trying the API by hand.
 
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod metrics;
 pub mod outbox;

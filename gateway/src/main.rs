@@ -46,6 +46,31 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Operations console accounts.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OperatorCommand {
+    /// Create an operator; the password is read from GATEWAY_OPERATOR_PASSWORD or, when
+    /// unset, from the first line of standard input.
+    Add {
+        /// Login name: 3-64 of a-z, 0-9, . _ -.
+        #[arg(long)]
+        username: String,
+        /// `admin` (everything) or `staff` (read-only).
+        #[arg(long)]
+        role: String,
+        /// WhatsApp number for login codes, +628….
+        #[arg(long)]
+        phone: String,
+        /// Database URL (default: from the configuration).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,6 +136,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sign(args) => sign(args),
+        Command::Operator {
+            command:
+                OperatorCommand::Add {
+                    username,
+                    role,
+                    phone,
+                    database_url,
+                },
+        } => {
+            let url = match database_url {
+                Some(url) => url,
+                None => Settings::load(&cli.config)?.database.url,
+            };
+            add_operator(&url, &username, &role, &phone).await
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -123,10 +163,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Creates an operator account and writes it to the audit log.
+async fn add_operator(url: &str, username: &str, role: &str, phone: &str) -> anyhow::Result<()> {
+    use gateway::console::accounts::{self, Role};
+    let role = Role::parse(role).context("role must be admin or staff")?;
+    let password = match std::env::var("GATEWAY_OPERATOR_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    gateway::store::migrate(url)
+        .await
+        .context("migration failed")?;
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+    let operator = accounts::create(&mut conn, username, &password, role, phone).await?;
+    gateway::console::audit(
+        &mut conn,
+        Some(&operator),
+        "cli",
+        "operator_created",
+        Some(&operator.username),
+        Some(role.as_str()),
+        "cli",
+    )
+    .await?;
+    println!("operator {} ({}) created", operator.username, role.as_str());
+    Ok(())
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.server.listen;
+    let console = settings.console.listen;
     let app = App::build(settings).await?;
     let _workers = app.spawn_workers();
+    if let Some(at) = console {
+        let listener = TcpListener::bind(at)
+            .await
+            .with_context(|| format!("cannot listen on {at} (console)"))?;
+        tracing::info!(listen = %at, "console listening");
+        tokio::spawn(App::serve_console(
+            app.state.clone(),
+            listener,
+            shutdown_signal(),
+        ));
+    }
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -55,6 +55,39 @@ pub struct SandboxArgs {
     /// Database URL (default: a SQLite file under data/).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Where the operations console listens.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub console_listen: SocketAddr,
+}
+
+/// The sandbox's operators: (username, password, role, WhatsApp number).
+pub const DEMO_OPERATORS: [(&str, &str, &str, &str); 2] = [
+    (
+        "ops-admin",
+        "sandbox-admin-password",
+        "admin",
+        "+6281100000001",
+    ),
+    (
+        "ops-staff",
+        "sandbox-staff-password",
+        "staff",
+        "+6281100000002",
+    ),
+];
+
+/// Creates the sandbox's operators where they do not exist yet.
+async fn ensure_demo_operators(state: &AppState) -> anyhow::Result<()> {
+    use crate::console::accounts::{self, AccountError, Role};
+    for (username, password, role, phone) in DEMO_OPERATORS {
+        let role = Role::parse(role).unwrap_or(Role::Staff);
+        let mut conn = state.db().pool().acquire().await?;
+        match accounts::create(&mut conn, username, password, role, phone).await {
+            Ok(_) | Err(AccountError::Exists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// A running simulator, by provider kind.
@@ -382,6 +415,26 @@ pub async fn run(args: SandboxArgs, extra_config: &[PathBuf]) -> anyhow::Result<
     let echo = args.webhook_echo.then_some(args.echo_listen);
     let started = start(settings, args.listen, echo).await?;
     print_banner(&started);
+    ensure_demo_operators(&started.app.state).await?;
+    match TcpListener::bind(args.console_listen).await {
+        Ok(listener) => {
+            println!(
+                "console at http://{}/console: {} / {} (admin), {} / {} (staff); the login code arrives at the simulated WhatsApp: GET {}/sandbox/otp/last?recipient=<number>",
+                args.console_listen,
+                DEMO_OPERATORS[0].0,
+                DEMO_OPERATORS[0].1,
+                DEMO_OPERATORS[1].0,
+                DEMO_OPERATORS[1].1,
+                started.base_url
+            );
+            tokio::spawn(App::serve_console(
+                started.app.state.clone(),
+                listener,
+                shutdown(),
+            ));
+        }
+        Err(e) => tracing::warn!(listen = %args.console_listen, error = %e, "console not started"),
+    }
     let _workers = started.app.spawn_workers();
     let _servers = started.servers;
     started.app.serve(started.listener, shutdown()).await?;

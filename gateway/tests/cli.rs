@@ -176,3 +176,62 @@ fn migrate_creates_the_schema() {
         .expect("run");
     assert!(again.status.success());
 }
+
+#[test]
+fn operator_add_creates_an_account_once_with_a_hashed_password() {
+    let db = std::env::temp_dir().join(format!("gateway-cli-operator-{}.db", std::process::id()));
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let add = || {
+        gateway()
+            .args([
+                "operator",
+                "add",
+                "--username",
+                "ops-admin",
+                "--role",
+                "admin",
+                "--phone",
+                "+6281100000001",
+                "--database-url",
+                &url,
+            ])
+            .env("GATEWAY_OPERATOR_PASSWORD", "a-long-enough-password")
+            .output()
+            .expect("run")
+    };
+    let first = add();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("operator ops-admin (admin) created"));
+    let second = add();
+    assert!(!second.status.success(), "the username is taken");
+    let stored = std::fs::read(&db).expect("database");
+    let text = String::from_utf8_lossy(&stored);
+    assert!(
+        !text.contains("a-long-enough-password"),
+        "only a hash is stored"
+    );
+    assert!(text.contains("$argon2id$"));
+    let weak = gateway()
+        .args([
+            "operator",
+            "add",
+            "--username",
+            "ops-two",
+            "--role",
+            "staff",
+            "--phone",
+            "+6281100000002",
+            "--database-url",
+            &url,
+        ])
+        .env("GATEWAY_OPERATOR_PASSWORD", "short")
+        .output()
+        .expect("run");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12 characters"));
+    let _ = std::fs::remove_file(&db);
+}

@@ -595,6 +595,11 @@ key = "test-otp-key-0123456789abcdef0123456789"
 purposes.login = {{ template = "otp_login", language = "id" }}
 purposes.quick = {{ template = "otp_login", max_attempts = 2 }}
 purposes.broken = {{ template = "no_such_template" }}
+purposes.console_login = {{ template = "otp_login", language = "id" }}
+
+[console]
+otp_client = "demo"
+secure_cookies = false
 
 [support]
 number = "6281100000000"

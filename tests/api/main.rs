@@ -6,6 +6,7 @@ mod auth;
 mod bills;
 mod callbacks;
 mod conformance;
+mod console;
 mod esign;
 mod events;
 mod failover;

@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "otp", include_str!("../../migrations/0004_otp.sql")),
     (5, "esign", include_str!("../../migrations/0005_esign.sql")),
     (6, "bills", include_str!("../../migrations/0006_bills.sql")),
+    (
+        7,
+        "console",
+        include_str!("../../migrations/0007_console.sql"),
+    ),
 ];
 
 /// Which database the gateway runs on.
