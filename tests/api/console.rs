@@ -287,3 +287,110 @@ async fn wrong_passwords_lock_the_account(backend: Backend) {
     );
 }
 on_both_backends!(wrong_passwords_lock_the_account);
+
+async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backend) {
+    let mut options = crate::helpers::Options::new(backend);
+    options.retry_schedule = vec![0.1, 0.1];
+    let app = TestApp::spawn_with(options).await;
+    let console = console(&app).await;
+    app.receiver.set_down(true);
+    let (status, bought) = app
+        .post(
+            "demo",
+            "/v1/bills/payments",
+            &serde_json::json!({"reference": "DEAD-PULSA", "product_code": "xld10", "customer_no": "087800001230"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{bought}");
+    let payment = bought["id"].as_str().expect("id").to_owned();
+    const DEAD: &str =
+        "SELECT COUNT(*) FROM events WHERE resource_id = $1 AND delivery_state = 'failed'";
+    assert!(
+        app.eventually(std::time::Duration::from_secs(10), || async {
+            app.count(DEAD, &payment).await == 1
+        })
+        .await,
+        "dead-lettered"
+    );
+    let event: String = sqlx::query_scalar("SELECT id FROM events WHERE resource_id = $1")
+        .bind(&payment)
+        .fetch_one(app.state.db().pool())
+        .await
+        .expect("event");
+    app.receiver.set_down(false);
+    // Staff sees it, has no replay form, and a forged replay post is refused.
+    let staff = console.log_in(&app, STAFF).await;
+    let page = console
+        .get("/console/deliveries", &staff)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains(&event), "{page}");
+    assert!(!page.contains("Replay selected"));
+    let overview = console
+        .get("/console", &staff)
+        .await
+        .text()
+        .await
+        .expect("html");
+    let forged = console
+        .post(
+            "/console/deliveries/replay",
+            &staff,
+            &[("csrf", &csrf_in(&overview)), ("ids", &event)],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(app.count(DEAD, &payment).await, 1, "nothing replayed");
+    // The admin replays it; it is delivered and the replay is in the audit log.
+    let admin = console.log_in(&app, ADMIN).await;
+    let page = console
+        .get("/console/deliveries", &admin)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("Replay selected"));
+    let attempts = console
+        .get(&format!("/console/deliveries/{event}"), &admin)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(attempts.contains("after 3 attempts"), "{attempts}");
+    let replayed = console
+        .post(
+            "/console/deliveries/replay",
+            &admin,
+            &[("csrf", &csrf_in(&page)), ("ids", &event)],
+        )
+        .await;
+    assert_eq!(replayed.status(), 303);
+    assert!(
+        app.eventually(std::time::Duration::from_secs(10), || async {
+            app.receiver
+                .received()
+                .iter()
+                .any(|r| r.id == event && r.verified)
+        })
+        .await,
+        "delivered after the replay"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'event_replayed' AND target = $1",
+            &event
+        )
+        .await,
+        1
+    );
+    let providers = console.get("/console/providers", &staff).await;
+    assert_eq!(providers.status(), 200);
+    let html = providers.text().await.expect("html");
+    assert!(
+        html.contains("digiflazz_main") && html.contains("Biller deposits"),
+        "{html}"
+    );
+}
+on_both_backends!(an_admin_replays_a_dead_lettered_event_and_staff_cannot);

@@ -15,6 +15,7 @@
 //! written to the audit log (who, what, when, from where), which admins can read here.
 
 pub mod accounts;
+mod ops;
 pub mod sessions;
 
 use std::net::SocketAddr;
@@ -46,6 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/console/login/code", get(code_page).post(code))
         .route("/console/logout", post(logout))
         .route("/console/audit", get(audit_page))
+        .route("/console/deliveries", get(ops::deliveries))
+        .route("/console/deliveries/replay", post(ops::replay))
+        .route("/console/deliveries/{id}", get(ops::delivery))
+        .route("/console/providers", get(ops::providers))
         .with_state(state)
 }
 
@@ -115,7 +120,8 @@ fn page(title: &str, operator: Option<(&Operator, &Session)>, body: &str) -> Htm
             ""
         };
         format!(
-            "<nav><a href=\"/console\">Overview</a>{audit}<span class=\"who\">{} ({})</span>\
+            "<nav><a href=\"/console\">Overview</a><a href=\"/console/deliveries\">Deliveries</a>\
+             <a href=\"/console/providers\">Providers</a>{audit}<span class=\"who\">{} ({})</span>\
              <form method=\"post\" action=\"/console/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button>Log out</button></form></nav>",
             escape(&op.username),
