@@ -394,3 +394,72 @@ async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backen
     );
 }
 on_both_backends!(an_admin_replays_a_dead_lettered_event_and_staff_cannot);
+
+async fn the_monitor_lists_filters_and_streams_changes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let console = console(&app).await;
+    let staff = console.log_in(&app, STAFF).await;
+    let (_, bought) = app
+        .post(
+            "demo",
+            "/v1/bills/payments",
+            &serde_json::json!({"reference": "MON-1", "product_code": "xld10", "customer_no": "087800001230"}),
+        )
+        .await;
+    let id = bought["id"].as_str().expect("id").to_owned();
+    let page = console
+        .get("/console/monitor?kind=bill_payment&reference=MON-1", &staff)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains(&id) && page.contains("EventSource"), "{page}");
+    assert!(
+        !page.contains("087800001230"),
+        "no customer number in the list"
+    );
+    let other = console
+        .get("/console/monitor?kind=payment&reference=MON-1", &staff)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(!other.contains(&id), "filtered out");
+    let detail = console
+        .get(&format!("/console/monitor/bill_payment/{id}"), &staff)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(detail.contains("bill.payment.success"), "{detail}");
+    // The stream names the next change.
+    let mut stream = console.get("/console/monitor/stream", &staff).await;
+    assert_eq!(stream.status(), 200);
+    let (_, _) = app
+        .post(
+            "demo",
+            "/v1/bills/payments",
+            &serde_json::json!({"reference": "MON-2", "product_code": "xld10", "customer_no": "087800001230"}),
+        )
+        .await;
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let chunk = stream.chunk().await.expect("chunk").expect("open");
+            let text = String::from_utf8_lossy(&chunk).to_string();
+            if text.contains("data:") {
+                return text;
+            }
+        }
+    })
+    .await
+    .expect("a change arrives on the stream");
+    assert!(chunk.contains("data:"), "{chunk}");
+    let rows = console
+        .get("/console/monitor/rows?reference=MON-2", &staff)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(rows.contains("MON-2") && rows.starts_with("<tr>"), "{rows}");
+}
+on_both_backends!(the_monitor_lists_filters_and_streams_changes);

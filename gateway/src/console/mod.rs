@@ -15,6 +15,7 @@
 //! written to the audit log (who, what, when, from where), which admins can read here.
 
 pub mod accounts;
+mod monitor;
 mod ops;
 pub mod sessions;
 
@@ -47,6 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/console/login/code", get(code_page).post(code))
         .route("/console/logout", post(logout))
         .route("/console/audit", get(audit_page))
+        .route("/console/monitor", get(monitor::monitor))
+        .route("/console/monitor/rows", get(monitor::rows))
+        .route("/console/monitor/stream", get(monitor::stream))
+        .route("/console/monitor/{kind}/{id}", get(monitor::detail))
         .route("/console/deliveries", get(ops::deliveries))
         .route("/console/deliveries/replay", post(ops::replay))
         .route("/console/deliveries/{id}", get(ops::delivery))
@@ -120,7 +125,8 @@ fn page(title: &str, operator: Option<(&Operator, &Session)>, body: &str) -> Htm
             ""
         };
         format!(
-            "<nav><a href=\"/console\">Overview</a><a href=\"/console/deliveries\">Deliveries</a>\
+            "<nav><a href=\"/console\">Overview</a><a href=\"/console/monitor\">Monitor</a>\
+             <a href=\"/console/deliveries\">Deliveries</a>\
              <a href=\"/console/providers\">Providers</a>{audit}<span class=\"who\">{} ({})</span>\
              <form method=\"post\" action=\"/console/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button>Log out</button></form></nav>",
@@ -144,7 +150,8 @@ header a{color:#fff}nav{display:flex;flex-wrap:wrap;gap:1rem;align-items:center}
 .who{opacity:.8}main{max-width:72rem;margin:0 auto;padding:1rem}\
 form.card{background:#fff;padding:1rem;border-radius:6px;max-width:24rem;display:grid;gap:.75rem}\
 label{display:grid;gap:.25rem}input{padding:.5rem;font-size:1rem}button{padding:.5rem 1rem;font-size:1rem}\
-.error{color:#b42318}table{border-collapse:collapse;width:100%;background:#fff}\
+.error{color:#b42318}form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin-bottom:1rem}\
+form.filters input{width:9rem}table{border-collapse:collapse;width:100%;background:#fff}\
 td,th{padding:.4rem .6rem;border-bottom:1px solid #d0d7de;text-align:left;font-size:.9rem}\
 @media(max-width:600px){td,th{font-size:.8rem;padding:.3rem}}";
 
