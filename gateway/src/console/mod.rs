@@ -167,8 +167,13 @@ fn forbidden(operator: &Operator, session: &Session) -> Response {
         .into_response()
 }
 
-/// The logged-in operator of a request, or a redirect to the login page.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(Operator, Session), Response> {
+/// The live session of a request and its operator, when the session is at `stage`;
+/// otherwise a redirect to the login page.
+async fn session_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    wanted: &'static str,
+) -> Result<(Operator, Session), Response> {
     let to_login = || Redirect::to("/console/login").into_response();
     let Some(token) = cookie(headers, COOKIE) else {
         return Err(to_login());
@@ -187,12 +192,17 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(Operator, S
         })
         .await;
     match found {
-        Ok(Some((operator, session))) if session.stage == stage::ACTIVE && !operator.disabled => {
+        Ok(Some((operator, session))) if session.stage == wanted && !operator.disabled => {
             Ok((operator, session))
         }
         Ok(_) => Err(to_login()),
         Err(e) => Err(storage(&e)),
     }
+}
+
+/// The logged-in operator of a request, or a redirect to the login page.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(Operator, Session), Response> {
+    session_at(state, headers, stage::ACTIVE).await
 }
 
 fn storage(e: &StoreError) -> Response {
@@ -427,28 +437,7 @@ async fn login(
 
 /// The session waiting for its code.
 async fn pending(state: &AppState, headers: &HeaderMap) -> Result<(Operator, Session), Response> {
-    let to_login = || Redirect::to("/console/login").into_response();
-    let Some(token) = cookie(headers, COOKIE) else {
-        return Err(to_login());
-    };
-    let idle_ms = state.settings().console.idle_timeout_secs * 1000;
-    let found = state
-        .db()
-        .write(move |conn| {
-            Box::pin(async move {
-                let Some(session) = sessions::find(conn, &token, idle_ms, now_ms()).await? else {
-                    return Ok(None);
-                };
-                let operator = accounts::by_id(conn, &session.operator_id).await?;
-                Ok(operator.map(|o| (o, session)))
-            })
-        })
-        .await;
-    match found {
-        Ok(Some((operator, session))) if session.stage == stage::OTP => Ok((operator, session)),
-        Ok(_) => Err(to_login()),
-        Err(e) => Err(storage(&e)),
-    }
+    session_at(state, headers, stage::OTP).await
 }
 
 fn code_form(csrf: &str, error: Option<&str>) -> String {
