@@ -33,6 +33,7 @@ use crate::service::messages as message_service;
 use crate::service::payments::{self as payment_service, Update};
 use crate::service::va::event_data;
 use crate::store::bills as bill_store;
+use crate::store::checks;
 use crate::store::esign as esign_store;
 use crate::store::messages as message_store;
 use crate::store::payments as payment_store;
@@ -114,7 +115,12 @@ pub async fn handle(
     };
     let trust = adapter.trust();
     let holder = holder(state, instance);
-    let watch = BalanceWatch::of(state, instance);
+    // Only billers report a deposit balance: nothing to prepare for the others.
+    let watch = if state.registry().biller(instance).is_some() {
+        BalanceWatch::of(state, instance)
+    } else {
+        BalanceWatch::default()
+    };
     let provider = instance.to_owned();
     let now = to_ms(request.received_at);
     let stored = state
@@ -564,10 +570,10 @@ async fn store_esign_event(
     }
     match (kind, resource_id) {
         ("esign.signer", Some(id)) => {
-            esign_store::bring_check_forward(conn, esign_store::Table::Signers, &id, now).await?
+            checks::bring_check_forward(conn, checks::Table::Signers, &id, now).await?
         }
         ("esign.document", Some(id)) => {
-            esign_store::bring_check_forward(conn, esign_store::Table::Documents, &id, now).await?
+            checks::bring_check_forward(conn, checks::Table::Documents, &id, now).await?
         }
         _ => tracing::warn!(
             provider,

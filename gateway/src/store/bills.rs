@@ -6,11 +6,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Db, StoreError};
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
+use super::{Db, StoreError, corrupt};
 
 /// Payment statuses as stored.
 pub mod status {
@@ -577,30 +573,6 @@ pub async fn change_payment(
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(PaymentRow::from_row).transpose()
-}
-
-/// Sets a payment's next status check (`None`: none) and counts this one.
-pub async fn schedule_check(
-    conn: &mut AnyConnection,
-    id: &str,
-    at: Option<i64>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE bill_payments SET next_check_at = $2, checks = checks + 1 WHERE id = $1")
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Payments due for a status check.
-pub async fn due_for_check(db: &Db, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
-    let ids = sqlx::query_scalar("SELECT id FROM bill_payments WHERE next_check_at IS NOT NULL AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2")
-        .bind(now)
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
-    Ok(ids)
 }
 
 /// The deposit balance last seen at a biller: `(balance, low, checked_at)`.

@@ -15,6 +15,7 @@
 
 pub mod bills;
 pub mod calls;
+pub mod checks;
 pub mod esign;
 pub mod events;
 pub mod idempotency;
@@ -525,6 +526,11 @@ pub async fn add_flag(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A stored value that does not read back (bad JSON, an unknown name).
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 /// Whether an error is a unique-constraint violation.

@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, StoreError};
+use super::{Db, StoreError, corrupt};
 
 /// Payment statuses as stored. `creating` is the internal recovery point while the provider
 /// call is in flight or its outcome is unknown; products see it as `pending`.
@@ -107,10 +107,6 @@ impl PaymentRow {
     pub fn is_settled(&self) -> bool {
         !matches!(self.status.as_str(), status::CREATING | status::PENDING)
     }
-}
-
-fn corrupt(e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 /// Reads one payment of `client_id`.

@@ -34,6 +34,7 @@ use crate::store::bills::{
     self as store, InquiryRow, PaymentChange, PaymentRow, ProductRow, Taken, status,
 };
 use crate::store::calls::{self, Call};
+use crate::store::checks::{self, Table};
 use crate::store::{Flagged, StoreError, add_flag, events, from_ms, new_id, now_ms, to_ms};
 
 /// Asia/Jakarta (WIB), UTC+7 all year: billers' days.
@@ -943,7 +944,8 @@ async fn apply_to_payment(
         (from, to) if from == to => {
             // Nothing moves; a pending one is asked again later.
             if target == status::PENDING {
-                store::schedule_check(conn, &row.id, Some(next_check_at)).await?;
+                checks::schedule_check(conn, Table::BillPayments, &row.id, Some(next_check_at))
+                    .await?;
             }
             return Ok(Applied::default());
         }
@@ -1034,7 +1036,9 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         state
             .db()
             .write(move |conn| {
-                Box::pin(async move { store::schedule_check(conn, &id, None).await })
+                Box::pin(async move {
+                    checks::schedule_check(conn, Table::BillPayments, &id, None).await
+                })
             })
             .await?;
         return Ok(false);
@@ -1107,18 +1111,26 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                             let applied = apply(conn, &fresh, &closed, next, &watch, now).await?;
                             return Ok(applied.enqueued);
                         }
-                        store::schedule_check(conn, &fresh.id, Some(next)).await?;
+                        checks::schedule_check(conn, Table::BillPayments, &fresh.id, Some(next))
+                            .await?;
                         Ok(false)
                     }
                     Ok(tx) => {
                         let applied = apply(conn, &fresh, &tx, next, &watch, now).await?;
                         if applied.row.is_none() && fresh.status == status::PENDING {
-                            store::schedule_check(conn, &fresh.id, Some(next)).await?;
+                            checks::schedule_check(
+                                conn,
+                                Table::BillPayments,
+                                &fresh.id,
+                                Some(next),
+                            )
+                            .await?;
                         }
                         Ok(applied.enqueued)
                     }
                     Err(_) => {
-                        store::schedule_check(conn, &fresh.id, Some(next)).await?;
+                        checks::schedule_check(conn, Table::BillPayments, &fresh.id, Some(next))
+                            .await?;
                         Ok(false)
                     }
                 }
@@ -1133,7 +1145,7 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
 
 /// Pending payments due for a status check: each asked once per tick.
 pub async fn check_due(state: &AppState) -> Result<usize, StoreError> {
-    let ids = store::due_for_check(state.db(), now_ms(), 50).await?;
+    let ids = checks::due(state.db(), Table::BillPayments, now_ms(), 50).await?;
     let n = ids.len();
     for id in ids {
         check(state, &id).await?;

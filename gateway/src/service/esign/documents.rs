@@ -21,9 +21,10 @@ use crate::http::{ApiError, FieldError};
 use crate::service::fields::{self, field, rfc3339};
 use crate::service::va::provider_error;
 use crate::store::calls::{self, Call};
+use crate::store::checks::{self, Table};
 use crate::store::esign::{
-    self as store, DocumentChange, DocumentRow, DocumentSignerRow, Table,
-    document_status as status, signer_status,
+    self as store, DocumentChange, DocumentRow, DocumentSignerRow, document_status as status,
+    signer_status,
 };
 use crate::store::{StoreError, events, new_id, now_ms};
 
@@ -557,13 +558,13 @@ pub(crate) async fn apply_report(
         DocumentState::Rejected { reason } => (status::REJECTED, reason.as_deref()),
         DocumentState::Expired => (status::EXPIRED, None),
         _ => {
-            store::schedule_check(conn, Table::Documents, &row.id, Some(idle)).await?;
+            checks::schedule_check(conn, Table::Documents, &row.id, Some(idle)).await?;
             return Ok(false);
         }
     };
     let final_state = target != status::PENDING;
     if !final_state && !signers_changed {
-        store::schedule_check(conn, Table::Documents, &row.id, Some(idle)).await?;
+        checks::schedule_check(conn, Table::Documents, &row.id, Some(idle)).await?;
         return Ok(false);
     }
     let change = DocumentChange {
@@ -622,7 +623,7 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
             .db()
             .write(move |conn| {
                 Box::pin(
-                    async move { store::schedule_check(conn, Table::Documents, &id, None).await },
+                    async move { checks::schedule_check(conn, Table::Documents, &id, None).await },
                 )
             })
             .await?;
@@ -651,7 +652,7 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                 match result {
                     Ok(report) => apply_report(conn, &fresh, &report, (first, later), now).await,
                     Err(_) => {
-                        store::schedule_check(conn, Table::Documents, &fresh.id, Some(later))
+                        checks::schedule_check(conn, Table::Documents, &fresh.id, Some(later))
                             .await?;
                         Ok(false)
                     }

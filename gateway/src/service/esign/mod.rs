@@ -68,7 +68,7 @@ pub(crate) fn poll_delay_ms(state: &AppState, checks: i64) -> i64 {
 /// Signers and documents due for a status inquiry (scheduler): each asked once per tick.
 /// Returns how many were asked.
 pub async fn check_due(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    use crate::store::esign::{Table, due};
+    use crate::store::checks::{Table, due};
     let now = crate::store::now_ms();
     let mut asked = 0;
     for table in [Table::Signers, Table::Documents] {
@@ -76,6 +76,7 @@ pub async fn check_due(state: &AppState) -> Result<usize, crate::store::StoreErr
             match table {
                 Table::Signers => signers::check(state, &id).await?,
                 Table::Documents => documents::check(state, &id).await?,
+                Table::BillPayments => crate::service::bills::check(state, &id).await?,
             };
             asked += 1;
         }

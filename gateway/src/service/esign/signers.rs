@@ -27,7 +27,8 @@ use crate::http::ApiError;
 use crate::service::fields::{self, field, rfc3339};
 use crate::service::va::provider_error;
 use crate::store::calls::{self, Call};
-use crate::store::esign::{self as store, SignerChange, SignerRow, Table, signer_status as status};
+use crate::store::checks::{self, Table};
+use crate::store::esign::{self as store, SignerChange, SignerRow, signer_status as status};
 use crate::store::{Flagged, StoreError, add_flag, events, new_id, now_ms};
 use crate::vault::Vault;
 
@@ -673,7 +674,7 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
             .db()
             .write(move |conn| {
                 Box::pin(
-                    async move { store::schedule_check(conn, Table::Signers, &id, None).await },
+                    async move { checks::schedule_check(conn, Table::Signers, &id, None).await },
                 )
             })
             .await?;
@@ -711,7 +712,7 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                             } else {
                                 retry_at
                             };
-                            store::schedule_check(conn, Table::Signers, &fresh.id, Some(next))
+                            checks::schedule_check(conn, Table::Signers, &fresh.id, Some(next))
                                 .await?;
                         }
                         Ok(enqueued)
@@ -728,7 +729,7 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
                             )
                             .await?;
                         }
-                        store::schedule_check(conn, Table::Signers, &fresh.id, Some(retry_at))
+                        checks::schedule_check(conn, Table::Signers, &fresh.id, Some(retry_at))
                             .await?;
                         Ok(false)
                     }
