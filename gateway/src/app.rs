@@ -144,6 +144,7 @@ impl App {
             max_batch: settings.database.max_batch,
         })
         .await?;
+        crate::store::switches::load(&db, registry.switches()).await?;
         let clients = build_clients(&settings)?;
         #[cfg(feature = "sandbox")]
         let sandbox = sandbox.and_then(|s| s.downcast::<crate::sandbox::Sandbox>().ok());

@@ -2,7 +2,7 @@
 //! [`ProviderConfig`] enum (the one `build()` match listing adapters) and wrapped in the
 //! gateway's decorators.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use contracts::biller::{
 use contracts::esign::{
     DocumentStatus, RegisterSigner, Resubmission, SignerStatus, UploadDocument,
 };
+use contracts::messaging::{OtpMessage, SentMessage, TemplateMessage};
 use contracts::payment::{
     CreatePayment, PaymentHandle, PaymentStatusReport, RefundOutcome, RefundRequest, StartedPayment,
 };
@@ -20,8 +21,8 @@ use contracts::va::{
     CreateVa, IssuedVa, Numbering, PaymentRule, UpdateVa, VaHandle, VaStatusReport,
 };
 use contracts::{
-    Amount, Biller, Capabilities, ESignature, InboundNotifications, Payments, ProviderError,
-    ProviderReference, VirtualAccounts,
+    Amount, Biller, Capabilities, ESignature, ErrorKind, InboundNotifications, Messaging, Payments,
+    ProviderError, ProviderReference, VirtualAccounts,
 };
 
 use time::Date;
@@ -44,6 +45,52 @@ pub struct Instance {
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     instances: BTreeMap<String, Instance>,
+    switches: Switches,
+}
+
+/// The provider code of the error a switched-off instance answers with.
+pub const SWITCHED_OFF: &str = "gateway.switched_off";
+
+/// The instances operators have switched off, shared by every decorated capability.
+///
+/// A switched-off instance gets no new business: creating a VA, starting a payment or a
+/// refund, a bill inquiry, validation, purchase or payment, registering or resubmitting a
+/// signer, uploading a document and sending a message answer `Unavailable` (provider code
+/// [`SWITCHED_OFF`]) before anything is sent, so a VA fails over to the next instance of
+/// its route. Status inquiries, balances, catalogues, settlement reads, VA updates and
+/// cancellations and callbacks go on, so nothing pending is stranded.
+#[derive(Clone, Debug, Default)]
+pub struct Switches(Arc<std::sync::RwLock<BTreeSet<String>>>);
+
+impl Switches {
+    /// Whether `instance` is switched off.
+    pub fn is_off(&self, instance: &str) -> bool {
+        self.0.read().is_ok_and(|off| off.contains(instance))
+    }
+
+    /// The switched-off instances.
+    pub fn off(&self) -> BTreeSet<String> {
+        self.0.read().map(|off| off.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the set (loaded from the database).
+    pub fn replace(&self, off: BTreeSet<String>) {
+        if let Ok(mut current) = self.0.write() {
+            *current = off;
+        }
+    }
+
+    fn admit(&self, instance: &str) -> Result<(), ProviderError> {
+        if self.is_off(instance) {
+            Err(ProviderError::with_code(
+                ErrorKind::Unavailable,
+                SWITCHED_OFF,
+                "the instance is switched off by an operator",
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// An instance could not be built.
@@ -66,6 +113,7 @@ impl Registry {
                 instance: "*".into(),
                 message: e.to_string(),
             })?;
+        let switches = Switches::default();
         let mut instances = BTreeMap::new();
         for (name, config) in &settings.providers {
             let capabilities =
@@ -76,23 +124,35 @@ impl Registry {
             let instance = Instance {
                 name: name.clone(),
                 kind: config.kind(),
-                capabilities: decorate(name, capabilities),
+                capabilities: decorate(name, capabilities, &switches),
             };
             instances.insert(name.clone(), instance);
         }
-        Ok(Registry { instances })
+        Ok(Registry {
+            instances,
+            switches,
+        })
     }
 
     /// A registry from ready-made instances (tests).
     pub fn from_instances(instances: Vec<Instance>) -> Registry {
+        let switches = Switches::default();
         let instances = instances
             .into_iter()
             .map(|i| {
-                let capabilities = decorate(&i.name, i.capabilities.clone());
+                let capabilities = decorate(&i.name, i.capabilities.clone(), &switches);
                 (i.name.clone(), Instance { capabilities, ..i })
             })
             .collect();
-        Registry { instances }
+        Registry {
+            instances,
+            switches,
+        }
+    }
+
+    /// The instances operators switched off.
+    pub fn switches(&self) -> &Switches {
+        &self.switches
     }
 
     /// The instance called `name`.
@@ -193,38 +253,38 @@ pub fn callback_url(settings: &Settings, instance: &str) -> Result<url::Url, Str
         .map_err(|e| e.to_string())
 }
 
-fn decorate(name: &str, mut capabilities: Capabilities) -> Capabilities {
-    if let Some(inner) = capabilities.virtual_accounts.take() {
-        capabilities.virtual_accounts = Some(Arc::new(Instrumented {
+fn decorate(name: &str, mut capabilities: Capabilities, switches: &Switches) -> Capabilities {
+    fn wrap<T: ?Sized>(name: &str, switches: &Switches, inner: Arc<T>) -> Instrumented<T> {
+        Instrumented {
             instance: name.to_owned(),
+            switches: switches.clone(),
             inner,
-        }));
+        }
+    }
+    if let Some(inner) = capabilities.virtual_accounts.take() {
+        capabilities.virtual_accounts = Some(Arc::new(wrap(name, switches, inner)));
     }
     if let Some(inner) = capabilities.payments.take() {
-        capabilities.payments = Some(Arc::new(Instrumented {
-            instance: name.to_owned(),
-            inner,
-        }));
+        capabilities.payments = Some(Arc::new(wrap(name, switches, inner)));
     }
     if let Some(inner) = capabilities.biller.take() {
-        capabilities.biller = Some(Arc::new(Instrumented {
-            instance: name.to_owned(),
-            inner,
-        }));
+        capabilities.biller = Some(Arc::new(wrap(name, switches, inner)));
     }
     if let Some(inner) = capabilities.esign.take() {
-        capabilities.esign = Some(Arc::new(Instrumented {
-            instance: name.to_owned(),
-            inner,
-        }));
+        capabilities.esign = Some(Arc::new(wrap(name, switches, inner)));
+    }
+    if let Some(inner) = capabilities.messaging.take() {
+        capabilities.messaging = Some(Arc::new(wrap(name, switches, inner)));
     }
     capabilities
 }
 
-/// Records latency and outcome of every call, per instance and operation.
+/// Records latency and outcome of every call, per instance and operation, and refuses new
+/// business while the instance is switched off.
 #[derive(Debug)]
 struct Instrumented<T: ?Sized> {
     instance: String,
+    switches: Switches,
     inner: Arc<T>,
 }
 
@@ -262,6 +322,7 @@ impl<T: ?Sized> Instrumented<T> {
 #[async_trait]
 impl VirtualAccounts for Instrumented<dyn VirtualAccounts> {
     async fn create(&self, request: &CreateVa) -> Result<IssuedVa, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.create(request).await;
         self.observe("va.create", started, &result);
@@ -313,6 +374,7 @@ impl Payments for Instrumented<dyn Payments> {
     }
 
     async fn create(&self, request: &CreatePayment) -> Result<StartedPayment, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.create(request).await;
         self.observe("payment.create", started, &result);
@@ -327,6 +389,7 @@ impl Payments for Instrumented<dyn Payments> {
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.refund(request).await;
         self.observe("payment.refund", started, &result);
@@ -340,6 +403,7 @@ impl ESignature for Instrumented<dyn ESignature> {
         &self,
         request: &RegisterSigner,
     ) -> Result<SignerStatus, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.register_signer(request).await;
         self.observe("esign.register", started, &result);
@@ -347,6 +411,7 @@ impl ESignature for Instrumented<dyn ESignature> {
     }
 
     async fn resubmit_signer(&self, request: &Resubmission) -> Result<(), ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.resubmit_signer(request).await;
         self.observe("esign.resubmit", started, &result);
@@ -367,6 +432,7 @@ impl ESignature for Instrumented<dyn ESignature> {
         &self,
         request: &UploadDocument,
     ) -> Result<DocumentStatus, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.upload_document(request).await;
         self.observe("esign.upload", started, &result);
@@ -380,6 +446,25 @@ impl ESignature for Instrumented<dyn ESignature> {
         let started = Instant::now();
         let result = self.inner.document_status(document).await;
         self.observe("esign.document_status", started, &result);
+        result
+    }
+}
+
+#[async_trait]
+impl Messaging for Instrumented<dyn Messaging> {
+    async fn send_template(&self, message: &TemplateMessage) -> Result<SentMessage, ProviderError> {
+        self.switches.admit(&self.instance)?;
+        let started = Instant::now();
+        let result = self.inner.send_template(message).await;
+        self.observe("message.send", started, &result);
+        result
+    }
+
+    async fn send_otp(&self, message: &OtpMessage) -> Result<SentMessage, ProviderError> {
+        self.switches.admit(&self.instance)?;
+        let started = Instant::now();
+        let result = self.inner.send_otp(message).await;
+        self.observe("message.otp", started, &result);
         result
     }
 }
@@ -405,6 +490,7 @@ impl Biller for Instrumented<dyn Biller> {
         product_code: &str,
         customer_no: &str,
     ) -> Result<CustomerInfo, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self
             .inner
@@ -415,6 +501,7 @@ impl Biller for Instrumented<dyn Biller> {
     }
 
     async fn purchase(&self, order: &BillerOrder) -> Result<BillerTransaction, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.purchase(order).await;
         self.observe("bill.purchase", started, &result);
@@ -422,6 +509,7 @@ impl Biller for Instrumented<dyn Biller> {
     }
 
     async fn inquire(&self, order: &BillerOrder) -> Result<BillInquiry, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.inquire(order).await;
         self.observe("bill.inquire", started, &result);
@@ -429,6 +517,7 @@ impl Biller for Instrumented<dyn Biller> {
     }
 
     async fn pay(&self, order: &BillerOrder) -> Result<BillerTransaction, ProviderError> {
+        self.switches.admit(&self.instance)?;
         let started = Instant::now();
         let result = self.inner.pay(order).await;
         self.observe("bill.pay", started, &result);

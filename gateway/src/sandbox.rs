@@ -58,6 +58,11 @@ pub struct SandboxArgs {
     /// Where the operations console listens.
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub console_listen: SocketAddr,
+    /// Event delivery retries, seconds between attempts, comma-separated (default: the
+    /// profile's 2,5,15,30,60,120,300). A short ladder dead-letters an undeliverable event
+    /// quickly, to try replay.
+    #[arg(long, value_delimiter = ',')]
+    pub retry_schedule_secs: Option<Vec<f64>>,
 }
 
 /// The sandbox's operators: (username, password, role, WhatsApp number).
@@ -411,6 +416,9 @@ pub async fn run(args: SandboxArgs, extra_config: &[PathBuf]) -> anyhow::Result<
     }
     if let Some(url) = args.database_url {
         settings.database.url = url;
+    }
+    if let Some(schedule) = args.retry_schedule_secs {
+        settings.outbox.retry_schedule_secs = schedule;
     }
     let echo = args.webhook_echo.then_some(args.echo_listen);
     let started = start(settings, args.listen, echo).await?;

@@ -25,6 +25,10 @@ pub async fn run(state: AppState) {
 
 /// One pass of every job (tests call it directly).
 pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
+    if ticks.is_multiple_of(10) {
+        // Switches changed by another gateway process sharing the database.
+        crate::store::switches::load(state.db(), state.registry().switches()).await?;
+    }
     expire_due(state).await?;
     resolve_pending(state).await?;
     crate::service::payments::check_due(state).await?;

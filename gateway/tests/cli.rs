@@ -88,6 +88,11 @@ fn config_check_prints_the_resolved_configuration_with_secrets_redacted() {
         "replace-with-32-random-url-safe-characters",
         "replace-with-the-digiflazz-production-key",
         "replace-with-the-digiflazz-webhook-secret",
+        "replace-with-a-system-user-access-token",
+        "replace-with-the-meta-app-secret",
+        "replace-with-a-long-random-otp-key",
+        "replace-with-another-long-random-secret",
+        "replace-with-a-random-verify-token",
     ] {
         assert!(!printed.contains(secret), "{secret} leaked");
     }

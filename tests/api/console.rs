@@ -463,3 +463,480 @@ async fn the_monitor_lists_filters_and_streams_changes(backend: Backend) {
     assert!(rows.contains("MON-2") && rows.starts_with("<tr>"), "{rows}");
 }
 on_both_backends!(the_monitor_lists_filters_and_streams_changes);
+
+/// The console's csrf token on a page of a logged-in operator.
+async fn csrf_of(console: &Console, session: &str) -> String {
+    let html = console
+        .get("/console", session)
+        .await
+        .text()
+        .await
+        .expect("html");
+    csrf_in(&html)
+}
+
+async fn switching_an_instance_off_fails_new_vas_over_and_is_audited(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let console = console(&app).await;
+    let admin = console.log_in(&app, ADMIN).await;
+    let staff = console.log_in(&app, STAFF).await;
+    let page = console
+        .get("/console/providers", &admin)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("id=\"switch-bni_main\"") && page.contains("Switch off"),
+        "{page}"
+    );
+    // Staff: no switch forms, and a forged post with the staff's own token is refused.
+    let staff_page = console
+        .get("/console/providers", &staff)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(!staff_page.contains("Switch off"), "{staff_page}");
+    let staff_csrf = csrf_of(&console, &staff).await;
+    let forged = console
+        .post(
+            "/console/providers/switch",
+            &staff,
+            &[
+                ("csrf", &staff_csrf),
+                ("instance", "bni_main"),
+                ("state", "off"),
+                ("reason", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM provider_switches WHERE instance = $1",
+            "bni_main"
+        )
+        .await,
+        0
+    );
+    let csrf = csrf_of(&console, &admin).await;
+    // A reason is required; an unknown instance and a missing token are refused.
+    for (form, want) in [
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("instance", "bni_main"),
+                ("state", "off"),
+            ],
+            400,
+        ),
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("instance", "nope"),
+                ("state", "off"),
+                ("reason", "x"),
+            ],
+            400,
+        ),
+        (
+            vec![
+                ("csrf", "wrong"),
+                ("instance", "bni_main"),
+                ("state", "off"),
+                ("reason", "x"),
+            ],
+            403,
+        ),
+    ] {
+        let response = console
+            .post("/console/providers/switch", &admin, &form)
+            .await;
+        assert_eq!(response.status(), want, "{form:?}");
+    }
+    assert!(!app.state.registry().switches().is_off("bni_main"));
+    let off = console
+        .post(
+            "/console/providers/switch",
+            &admin,
+            &[
+                ("csrf", &csrf),
+                ("instance", "bni_main"),
+                ("state", "off"),
+                ("reason", "bank maintenance"),
+            ],
+        )
+        .await;
+    assert_eq!(off.status(), 303);
+    assert!(app.state.registry().switches().is_off("bni_main"));
+    // New VAs go to the next instance of the route; nothing reached the switched-off one.
+    let va = app.issue("SWITCH-1", 150_000).await;
+    assert_eq!(va["provider"], "nicepay_main", "{va}");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM provider_calls WHERE provider = 'bni_main' AND outcome = $1",
+            "disabled"
+        )
+        .await,
+        1
+    );
+    let page = console
+        .get("/console/providers", &admin)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("bank maintenance")
+            && page.contains("<s>bni_main</s> (off)")
+            && page.contains("<span class=\"active\">nicepay_main</span> (active)"),
+        "{page}"
+    );
+    // On again: back to the primary.
+    let on = console
+        .post(
+            "/console/providers/switch",
+            &admin,
+            &[("csrf", &csrf), ("instance", "bni_main"), ("state", "on")],
+        )
+        .await;
+    assert_eq!(on.status(), 303);
+    let va = app.issue("SWITCH-2", 150_000).await;
+    assert_eq!(va["provider"], "bni_main", "{va}");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action LIKE $1 AND username = 'ops-admin'",
+            "provider_switched_%"
+        )
+        .await,
+        2
+    );
+}
+on_both_backends!(switching_an_instance_off_fails_new_vas_over_and_is_audited);
+
+async fn another_process_switch_is_picked_up_by_the_scheduler(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    {
+        let mut conn = app.state.db().pool().acquire().await.expect("conn");
+        gateway::store::switches::set(&mut conn, "wa_main", true, Some("spam"), "ops-admin", 1)
+            .await
+            .expect("set");
+    }
+    assert!(!app.state.registry().switches().is_off("wa_main"));
+    gateway::scheduler::tick(&app.state, 0).await.expect("tick");
+    assert!(app.state.registry().switches().is_off("wa_main"));
+    // A message is refused as unavailable before anything is sent.
+    let (status, body) = app
+        .post(
+            "demo",
+            "/v1/otp",
+            &serde_json::json!({"recipient": "+6281234567890", "purpose": "login", "channel": "whatsapp"}),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(app.whatsapp.last_code_for("6281234567890").is_none());
+}
+on_both_backends!(another_process_switch_is_picked_up_by_the_scheduler);
+
+async fn admins_manage_operators_and_staff_cannot(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let console = console(&app).await;
+    let admin = console.log_in(&app, ADMIN).await;
+    let staff = console.log_in(&app, STAFF).await;
+    assert_eq!(
+        console.get("/console/operators", &staff).await.status(),
+        403
+    );
+    let staff_csrf = csrf_of(&console, &staff).await;
+    let forged = console
+        .post(
+            "/console/operators",
+            &staff,
+            &[
+                ("csrf", &staff_csrf),
+                ("username", "mallory"),
+                ("role", "admin"),
+                ("phone", "+6281100000099"),
+                ("password", "mallory-password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM operators WHERE username = $1",
+            "mallory"
+        )
+        .await,
+        0
+    );
+    let page = console
+        .get("/console/operators", &admin)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("ops-staff") && page.contains("+62*******0002"),
+        "{page}"
+    );
+    assert!(!page.contains("+6281100000002"), "phones are masked");
+    let csrf = csrf_in(&page);
+    // Validation is the CLI's: a short password is refused with the reason.
+    let short = console
+        .post(
+            "/console/operators",
+            &admin,
+            &[
+                ("csrf", &csrf),
+                ("username", "ops-new"),
+                ("role", "staff"),
+                ("phone", "+6281100000003"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status(), 400);
+    assert!(short.text().await.expect("html").contains("at least 12"));
+    let added = console
+        .post(
+            "/console/operators",
+            &admin,
+            &[
+                ("csrf", &csrf),
+                ("username", "ops-new"),
+                ("role", "staff"),
+                ("phone", "+6281100000003"),
+                ("password", "a-long-enough-password"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), 303);
+    let new = console
+        .log_in(
+            &app,
+            ("ops-new", "a-long-enough-password", "+6281100000003"),
+        )
+        .await;
+    assert_eq!(console.get("/console", &new).await.status(), 200);
+    // Disabling ends the operator's sessions at once.
+    let staff_id: String =
+        sqlx::query_scalar("SELECT id FROM operators WHERE username = 'ops-staff'")
+            .fetch_one(app.state.db().pool())
+            .await
+            .expect("id");
+    let disabled = console
+        .post(
+            &format!("/console/operators/{staff_id}"),
+            &admin,
+            &[("csrf", &csrf), ("action", "disable")],
+        )
+        .await;
+    assert_eq!(disabled.status(), 303);
+    assert_eq!(console.get("/console", &staff).await.status(), 303);
+    assert_eq!(console.password(STAFF.0, STAFF.1).await.status(), 401);
+    // An admin cannot disable or demote themselves.
+    let admin_id: String =
+        sqlx::query_scalar("SELECT id FROM operators WHERE username = 'ops-admin'")
+            .fetch_one(app.state.db().pool())
+            .await
+            .expect("id");
+    for action in ["disable", "make_staff"] {
+        let response = console
+            .post(
+                &format!("/console/operators/{admin_id}"),
+                &admin,
+                &[("csrf", &csrf), ("action", action)],
+            )
+            .await;
+        assert_eq!(response.status(), 409, "{action}");
+    }
+    // Promotion takes effect on the next request.
+    let new_id: String = sqlx::query_scalar("SELECT id FROM operators WHERE username = 'ops-new'")
+        .fetch_one(app.state.db().pool())
+        .await
+        .expect("id");
+    assert_eq!(console.get("/console/audit", &new).await.status(), 403);
+    let promoted = console
+        .post(
+            &format!("/console/operators/{new_id}"),
+            &admin,
+            &[("csrf", &csrf), ("action", "make_admin")],
+        )
+        .await;
+    assert_eq!(promoted.status(), 303);
+    assert_eq!(console.get("/console/audit", &new).await.status(), 200);
+    let audit = console
+        .get("/console/audit", &admin)
+        .await
+        .text()
+        .await
+        .expect("html");
+    for action in [
+        "operator_created",
+        "operator_disabled",
+        "operator_role_changed",
+    ] {
+        assert!(audit.contains(action), "{action} in {audit}");
+    }
+}
+on_both_backends!(admins_manage_operators_and_staff_cannot);
+
+async fn reports_download_the_same_rows_in_three_formats(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let console = console(&app).await;
+    let staff = console.log_in(&app, STAFF).await;
+    let va = app.issue("REPORT-1", 275_000).await;
+    let va_id = va["id"].as_str().expect("id").to_owned();
+    let (_, bill) = app
+        .post(
+            "demo",
+            "/v1/bills/payments",
+            &serde_json::json!({"reference": "REPORT-2", "product_code": "xld10", "customer_no": "087800001230"}),
+        )
+        .await;
+    let bill_id = bill["id"].as_str().expect("id").to_owned();
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date();
+    let path = format!("/console/reports/daily?date={today}");
+    let html = console.get(&path, &staff).await.text().await.expect("html");
+    assert!(
+        html.contains(&va_id) && html.contains("id=\"daily-xlsx\""),
+        "{html}"
+    );
+    let mut tables = Vec::new();
+    for format in ["csv", "xlsx", "pdf"] {
+        let response = console
+            .get(&format!("{path}&format={format}"), &staff)
+            .await;
+        assert_eq!(response.status(), 200, "{format}");
+        let disposition = response
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            disposition.contains(&format!("transactions-{today}.{format}")),
+            "{disposition}"
+        );
+        let bytes = response.bytes().await.expect("body");
+        tables.push(match format {
+            "csv" => exports::read_csv(std::str::from_utf8(&bytes).expect("utf-8")).expect("csv"),
+            "xlsx" => exports::read_xlsx(&bytes).expect("xlsx"),
+            _ => exports::read_pdf(&bytes).expect("pdf"),
+        });
+    }
+    assert_eq!(tables[0], tables[1], "csv and xlsx");
+    assert_eq!(tables[0], tables[2], "csv and pdf");
+    let rows = &tables[0];
+    assert_eq!(
+        rows.len(),
+        3,
+        "a header, the VA and the bill payment: {rows:?}"
+    );
+    let va_row = rows
+        .iter()
+        .find(|r| r.contains(&va_id))
+        .expect("the VA's row");
+    assert!(va_row.contains(&"275000".to_owned()), "{va_row:?}");
+    assert!(rows.iter().any(|r| r.contains(&bill_id)));
+    assert!(
+        !rows
+            .iter()
+            .flatten()
+            .any(|c| c.contains("087800001230") || c.contains("Budi")),
+        "no personal data: {rows:?}"
+    );
+    // Staff read reports but cannot run a reconciliation, even with their own token.
+    let csrf = csrf_of(&console, &staff).await;
+    let forged = console
+        .post(
+            "/console/reports/reconciliations",
+            &staff,
+            &[
+                ("csrf", &csrf),
+                ("biller", "digiflazz_main"),
+                ("date", &today.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM reconciliations WHERE day = $1",
+            &today.to_string()
+        )
+        .await,
+        0
+    );
+    let admin = console.log_in(&app, ADMIN).await;
+    let csrf = csrf_of(&console, &admin).await;
+    let ran = console
+        .post(
+            "/console/reports/reconciliations",
+            &admin,
+            &[
+                ("csrf", &csrf),
+                ("biller", "digiflazz_main"),
+                ("date", &today.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(ran.status(), 303);
+    let location = ran
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("to the report")
+        .to_owned();
+    let mut reports = Vec::new();
+    for format in ["csv", "xlsx", "pdf"] {
+        let bytes = console
+            .get(&format!("{location}?format={format}"), &admin)
+            .await
+            .bytes()
+            .await
+            .expect("body");
+        reports.push(match format {
+            "csv" => exports::read_csv(std::str::from_utf8(&bytes).expect("utf-8")).expect("csv"),
+            "xlsx" => exports::read_xlsx(&bytes).expect("xlsx"),
+            _ => exports::read_pdf(&bytes).expect("pdf"),
+        });
+    }
+    assert_eq!(reports[0], reports[1]);
+    assert_eq!(reports[0], reports[2]);
+    assert!(
+        reports[0]
+            .iter()
+            .any(|r| r.first().is_some_and(|c| c == "matched")),
+        "{:?}",
+        reports[0]
+    );
+    // Usage over the day names the product and the provider.
+    let usage = console
+        .get(
+            &format!("/console/reports/usage?from={today}&to={today}&format=csv"),
+            &staff,
+        )
+        .await
+        .text()
+        .await
+        .expect("csv");
+    let usage = exports::read_csv(&usage).expect("csv");
+    assert!(
+        usage
+            .iter()
+            .any(|r| r.starts_with(&["demo".to_owned(), "bni_main".to_owned()])),
+        "{usage:?}"
+    );
+    assert!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = $1",
+            "reconciliation_run"
+        )
+        .await
+            == 1
+    );
+}
+on_both_backends!(reports_download_the_same_rows_in_three_formats);

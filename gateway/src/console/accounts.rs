@@ -244,6 +244,83 @@ pub async fn record_login(conn: &mut AnyConnection, id: &str, now: i64) -> Resul
     Ok(())
 }
 
+/// One operator as the accounts page lists them.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    /// The account.
+    pub operator: Operator,
+    /// The last completed login, ms.
+    pub last_login_at: Option<i64>,
+}
+
+/// Every operator, by username.
+pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Listed>, StoreError> {
+    let sql = format!("SELECT {COLUMNS}, last_login_at FROM operators ORDER BY username");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Listed {
+                operator: Operator::from_row(row)?,
+                last_login_at: row.try_get("last_login_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Disables or enables an account; disabling ends its sessions. Returns whether the
+/// account exists and changed.
+pub async fn set_disabled(
+    conn: &mut AnyConnection,
+    id: &str,
+    disabled: bool,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE operators SET disabled = $2 WHERE id = $1 AND disabled <> $2")
+        .bind(id)
+        .bind(i64::from(disabled))
+        .execute(&mut *conn)
+        .await?;
+    if disabled {
+        sqlx::query("DELETE FROM console_sessions WHERE operator_id = $1")
+            .bind(id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+/// Changes an account's role. Returns whether it changed.
+pub async fn set_role(conn: &mut AnyConnection, id: &str, role: Role) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE operators SET role = $2 WHERE id = $1 AND role <> $2")
+        .bind(id)
+        .bind(role.as_str())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Lifts a lockout and clears the failure count. Returns whether the account exists.
+pub async fn unlock(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE operators SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A phone number as the console shows it: the country code and the last four digits.
+pub fn masked_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().collect();
+    if digits.len() <= 7 {
+        return "****".to_owned();
+    }
+    let head: String = digits[..3].iter().collect();
+    let tail: String = digits[digits.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(digits.len() - 7))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +335,11 @@ mod tests {
         assert!(!password_matches("correct horse battery!", &a));
         assert!(!password_matches("anything", "not a hash"));
         assert!(!password_matches("anything", decoy_hash()));
+    }
+
+    #[test]
+    fn phones_show_only_the_country_code_and_the_last_four_digits() {
+        assert_eq!(masked_phone("+6281100000001"), "+62*******0001");
+        assert_eq!(masked_phone("+62811"), "****");
     }
 }

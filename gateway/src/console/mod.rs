@@ -15,8 +15,10 @@
 //! written to the audit log (who, what, when, from where), which admins can read here.
 
 pub mod accounts;
+mod admin;
 mod monitor;
 mod ops;
+mod reports;
 pub mod sessions;
 
 use std::net::SocketAddr;
@@ -56,6 +58,23 @@ pub fn router(state: AppState) -> Router {
         .route("/console/deliveries/replay", post(ops::replay))
         .route("/console/deliveries/{id}", get(ops::delivery))
         .route("/console/providers", get(ops::providers))
+        .route("/console/providers/switch", post(admin::switch))
+        .route(
+            "/console/operators",
+            get(admin::operators).post(admin::add_operator),
+        )
+        .route("/console/operators/{id}", post(admin::change_operator))
+        .route("/console/reports", get(reports::index))
+        .route("/console/reports/daily", get(reports::daily))
+        .route(
+            "/console/reports/reconciliations",
+            post(reports::run_reconciliation),
+        )
+        .route(
+            "/console/reports/reconciliations/{id}",
+            get(reports::reconciliation),
+        )
+        .route("/console/reports/usage", get(reports::usage))
         .with_state(state)
 }
 
@@ -120,14 +139,14 @@ pub fn escape(text: &str) -> String {
 fn page(title: &str, operator: Option<(&Operator, &Session)>, body: &str) -> Html<String> {
     let nav = operator.map_or_else(String::new, |(op, session)| {
         let audit = if op.role == Role::Admin {
-            "<a href=\"/console/audit\">Audit log</a>"
+            "<a href=\"/console/operators\">Operators</a><a href=\"/console/audit\">Audit log</a>"
         } else {
             ""
         };
         format!(
             "<nav><a href=\"/console\">Overview</a><a href=\"/console/monitor\">Monitor</a>\
              <a href=\"/console/deliveries\">Deliveries</a>\
-             <a href=\"/console/providers\">Providers</a>{audit}<span class=\"who\">{} ({})</span>\
+             <a href=\"/console/providers\">Providers</a><a href=\"/console/reports\">Reports</a>{audit}<span class=\"who\">{} ({})</span>\
              <form method=\"post\" action=\"/console/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button>Log out</button></form></nav>",
             escape(&op.username),
@@ -152,6 +171,8 @@ form.card{background:#fff;padding:1rem;border-radius:6px;max-width:24rem;display
 label{display:grid;gap:.25rem}input{padding:.5rem;font-size:1rem}button{padding:.5rem 1rem;font-size:1rem}\
 .error{color:#b42318}form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin-bottom:1rem}\
 form.filters input{width:9rem}table{border-collapse:collapse;width:100%;background:#fff}\
+form.inline{display:inline}form.inline button,td button{padding:.2rem .5rem;font-size:.85rem}\
+.off{color:#b42318;font-weight:600}.active{font-weight:600}\
 td,th{padding:.4rem .6rem;border-bottom:1px solid #d0d7de;text-align:left;font-size:.9rem}\
 @media(max-width:600px){td,th{font-size:.8rem;padding:.3rem}}";
 

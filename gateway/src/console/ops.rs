@@ -8,11 +8,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::accounts::Role;
+use super::accounts::{Operator, Role};
+use super::sessions::Session;
 use super::{Remote, audit, csrf_ok, csrf_refused, escape, forbidden, page, signed_in, storage};
 use crate::app::AppState;
 use crate::service::fields::rfc3339;
-use crate::store::{StoreError, events, now_ms};
+use crate::store::{StoreError, events, now_ms, switches};
 
 /// The deliveries filter.
 #[derive(Debug, Default, Deserialize)]
@@ -234,13 +235,25 @@ fn percentile(sorted: &[i64], p: usize) -> i64 {
 }
 
 /// One provider's calls over a window, summarised: (calls, success %, p50, p95, p99, errors).
-fn summarise(calls: &[(String, i64)]) -> (usize, f64, i64, i64, i64, String) {
+/// Calls refused because the instance was switched off never reached the provider: they
+/// count in the error mix (as `disabled`) but not in the rate or the latencies.
+fn summarise(all: &[(String, i64)]) -> (usize, f64, i64, i64, i64, String) {
+    let refused = all.iter().filter(|(o, _)| o == "disabled").count();
+    let calls: Vec<(String, i64)> = all
+        .iter()
+        .filter(|(o, _)| o != "disabled")
+        .cloned()
+        .collect();
+    let calls = calls.as_slice();
     let ok = calls.iter().filter(|(o, _)| o == "ok").count();
     let mut durations: Vec<i64> = calls.iter().map(|(_, d)| *d).collect();
     durations.sort_unstable();
     let mut errors: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for (outcome, _) in calls.iter().filter(|(o, _)| o != "ok") {
         *errors.entry(outcome.as_str()).or_default() += 1;
+    }
+    if refused > 0 {
+        errors.insert("disabled", refused);
     }
     let mix = errors
         .iter()
@@ -293,6 +306,10 @@ pub(super) async fn providers(State(state): State<AppState>, headers: HeaderMap)
             ));
         }
     }
+    let switches = match switches_and_routes(&state, &operator, &session).await {
+        Ok(html) => html,
+        Err(e) => return storage(&e),
+    };
     let mut balances = String::from(
         "<tr><th>Biller</th><th>Deposit</th><th>Low-balance threshold</th><th>Low</th><th>Read at</th></tr>",
     );
@@ -320,9 +337,130 @@ pub(super) async fn providers(State(state): State<AppState>, headers: HeaderMap)
         ));
     }
     let body = format!(
-        "<h2>Calls</h2><table>{table}</table><h2>Biller deposits</h2><table>{balances}</table>"
+        "{switches}<h2>Calls</h2><table>{table}</table><h2>Biller deposits</h2><table>{balances}</table>"
     );
     page("Providers", Some((&operator, &session)), &body).into_response()
+}
+
+/// The switches (with the admin's forms) and each product's routes: which instance takes
+/// new business now, which are skipped because they are switched off, and what follows
+/// if the active one fails.
+async fn switches_and_routes(
+    state: &AppState,
+    operator: &Operator,
+    session: &Session,
+) -> Result<String, StoreError> {
+    let recorded: std::collections::BTreeMap<String, switches::SwitchRow> =
+        switches::all(state.db())
+            .await?
+            .into_iter()
+            .map(|r| (r.instance.clone(), r))
+            .collect();
+    let off = state.registry().switches().off();
+    let admin = operator.role == Role::Admin;
+    let csrf = escape(&session.csrf_token);
+    let mut table = String::from(
+        "<tr><th>Instance</th><th>Kind</th><th>State</th><th>Since</th><th></th></tr>",
+    );
+    for instance in state.registry().instances() {
+        let name = escape(&instance.name);
+        let is_off = off.contains(&instance.name);
+        let (label, since) = match recorded.get(&instance.name) {
+            Some(r) => (
+                if is_off {
+                    format!(
+                        "<span class=\"off\">off</span> — {}",
+                        escape(r.reason.as_deref().unwrap_or(""))
+                    )
+                } else {
+                    "on".to_owned()
+                },
+                format!("{} by {}", rfc3339(r.changed_at), escape(&r.changed_by)),
+            ),
+            None => ("on".to_owned(), String::new()),
+        };
+        let action = match (admin, is_off) {
+            (false, _) => String::new(),
+            (true, true) => format!(
+                "<form method=\"post\" action=\"/console/providers/switch\" class=\"inline\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"instance\" value=\"{name}\">\
+                 <input type=\"hidden\" name=\"state\" value=\"on\">\
+                 <button>Switch on</button></form>"
+            ),
+            (true, false) => format!(
+                "<form method=\"post\" action=\"/console/providers/switch\" class=\"inline\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"instance\" value=\"{name}\">\
+                 <input type=\"hidden\" name=\"state\" value=\"off\">\
+                 <input name=\"reason\" placeholder=\"reason\" required aria-label=\"reason to switch {name} off\">\
+                 <button>Switch off</button></form>"
+            ),
+        };
+        table.push_str(&format!(
+            "<tr id=\"switch-{name}\"><td>{name}</td><td>{}</td><td>{label}</td><td>{since}</td><td>{action}</td></tr>",
+            instance.kind
+        ));
+    }
+    let mut routes = String::from("<tr><th>Product</th><th>For</th><th>Route (in order)</th></tr>");
+    let mut clients: Vec<_> = state.settings().clients.iter().collect();
+    clients.sort_by(|a, b| a.0.cmp(b.0));
+    for (client, config) in clients {
+        let r = &config.routes;
+        for (what, route) in [
+            ("virtual accounts", &r.virtual_accounts),
+            ("payments", &r.payments),
+            ("messages", &r.messages),
+            ("e-signature", &r.esign),
+            ("bills", &r.bills),
+        ] {
+            if route.is_empty() {
+                continue;
+            }
+            let mut active = false;
+            let steps: Vec<String> = route
+                .iter()
+                .map(|i| {
+                    let name = escape(i);
+                    if off.contains(i) {
+                        format!("<s>{name}</s> (off)")
+                    } else if !active {
+                        active = true;
+                        format!("<span class=\"active\">{name}</span> (active)")
+                    } else {
+                        format!("{name} (standby)")
+                    }
+                })
+                .collect();
+            let steps = if active {
+                steps.join(" → ")
+            } else {
+                format!(
+                    "{} — <span class=\"off\">no instance on: refused</span>",
+                    steps.join(" → ")
+                )
+            };
+            routes.push_str(&format!(
+                "<tr><td>{}</td><td>{what}</td><td>{steps}</td></tr>",
+                escape(client)
+            ));
+        }
+    }
+    let console_warning = state
+        .settings()
+        .console
+        .otp_client
+        .as_ref()
+        .and_then(|c| state.settings().clients.get(c))
+        .filter(|c| !c.routes.messages.is_empty() && c.routes.messages.iter().all(|i| off.contains(i)))
+        .map_or_else(String::new, |_| {
+            "<p class=\"error\">Every instance that sends the console's login codes is off: nobody can log in until one is switched on.</p>".to_owned()
+        });
+    Ok(format!(
+        "<h2>Switches</h2>{console_warning}<p>An instance switched off gets no new business; status \
+         inquiries and callbacks go on, and a virtual account fails over to the next instance of its route.</p>\
+         <table>{table}</table><h2>Failover</h2><table>{routes}</table>"
+    ))
 }
 
 #[cfg(test)]
@@ -340,5 +478,19 @@ mod tests {
         assert_eq!(mix, "timeout 10");
         assert_eq!(summarise(&[]).0, 0);
         assert_eq!(percentile(&[7], 99), 7);
+    }
+
+    #[test]
+    fn refused_calls_count_in_the_mix_but_not_in_the_rate() {
+        let calls = vec![
+            ("ok".to_owned(), 10),
+            ("disabled".to_owned(), 0),
+            ("disabled".to_owned(), 0),
+            ("timeout".to_owned(), 30),
+        ];
+        let (n, rate, p50, _, p99, mix) = summarise(&calls);
+        assert_eq!((n, p50, p99), (2, 10, 30));
+        assert!((rate - 50.0).abs() < f64::EPSILON);
+        assert_eq!(mix, "disabled 2, timeout 1");
     }
 }

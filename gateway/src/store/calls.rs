@@ -48,7 +48,11 @@ pub trait CallOutcome {
 
 impl CallOutcome for contracts::ProviderError {
     fn outcome(&self) -> &'static str {
-        self.kind.as_str()
+        if self.provider_code.as_deref() == Some(crate::registry::SWITCHED_OFF) {
+            "disabled"
+        } else {
+            self.kind.as_str()
+        }
     }
 }
 

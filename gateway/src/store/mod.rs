@@ -24,6 +24,7 @@ pub mod messages;
 pub mod nonces;
 pub mod payments;
 pub mod provider_events;
+pub mod switches;
 pub mod va;
 
 use std::time::Duration;
@@ -59,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "console",
         include_str!("../../migrations/0007_console.sql"),
+    ),
+    (
+        8,
+        "provider_switches",
+        include_str!("../../migrations/0008_provider_switches.sql"),
     ),
 ];
 
