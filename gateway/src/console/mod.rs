@@ -166,7 +166,7 @@ fn page(title: &str, operator: Option<(&Operator, &Session)>, body: &str) -> Htm
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1f23;background:#f6f8fa}\
 header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.75rem 1rem;background:#24292f;color:#fff}\
 header a{color:#fff}nav{display:flex;flex-wrap:wrap;gap:1rem;align-items:center}nav form{display:inline}\
-.who{opacity:.8}main{max-width:72rem;margin:0 auto;padding:1rem}\
+.who{opacity:.8}main{max-width:90rem;margin:0 auto;padding:1rem}\
 form.card{background:#fff;padding:1rem;border-radius:6px;max-width:24rem;display:grid;gap:.75rem}\
 label{display:grid;gap:.25rem}input{padding:.5rem;font-size:1rem}button{padding:.5rem 1rem;font-size:1rem}\
 .error{color:#b42318}form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin-bottom:1rem}\
@@ -174,7 +174,8 @@ form.filters input{width:9rem}table{border-collapse:collapse;width:100%;backgrou
 form.inline{display:inline}form.inline button,td button{padding:.2rem .5rem;font-size:.85rem}\
 .off{color:#b42318;font-weight:600}.active{font-weight:600}\
 td,th{padding:.4rem .6rem;border-bottom:1px solid #d0d7de;text-align:left;font-size:.9rem}\
-@media(max-width:600px){td,th{font-size:.8rem;padding:.3rem}}";
+form.inline input{width:8rem;padding:.25rem;font-size:.85rem}\
+@media(max-width:700px){td,th{font-size:.8rem;padding:.3rem}table{display:block;overflow-x:auto}}";
 
 fn forbidden(operator: &Operator, session: &Session) -> Response {
     (

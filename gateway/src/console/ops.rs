@@ -298,8 +298,13 @@ pub(super) async fn providers(State(state): State<AppState>, headers: HeaderMap)
                 Err(e) => return storage(&StoreError::from(e)),
             };
             let (n, rate, p50, p95, p99, mix) = summarise(&calls);
+            let figures = if n == 0 {
+                "<td>–</td><td>–</td><td>–</td><td>–</td>".to_owned()
+            } else {
+                format!("<td>{rate:.1} %</td><td>{p50} ms</td><td>{p95} ms</td><td>{p99} ms</td>")
+            };
             table.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{label}</td><td>{n}</td><td>{rate:.1} %</td><td>{p50} ms</td><td>{p95} ms</td><td>{p99} ms</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{label}</td><td>{n}</td>{figures}<td>{}</td></tr>",
                 escape(&instance.name),
                 instance.kind,
                 escape(&mix),
@@ -337,7 +342,7 @@ pub(super) async fn providers(State(state): State<AppState>, headers: HeaderMap)
         ));
     }
     let body = format!(
-        "{switches}<h2>Calls</h2><table>{table}</table><h2>Biller deposits</h2><table>{balances}</table>"
+        "<h2>Calls</h2><table>{table}</table><h2>Biller deposits</h2><table>{balances}</table>{switches}"
     );
     page("Providers", Some((&operator, &session)), &body).into_response()
 }
