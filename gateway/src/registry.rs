@@ -196,6 +196,14 @@ impl Registry {
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
         self.instances.values()
     }
+
+    /// The names of the instances that are billers (PPOB).
+    pub fn billers(&self) -> Vec<String> {
+        self.instances()
+            .filter(|i| i.capabilities.biller.is_some())
+            .map(|i| i.name.clone())
+            .collect()
+    }
 }
 
 /// The one match that lists adapters.

@@ -110,6 +110,11 @@ impl Console {
             .expect("send")
     }
 
+    /// A page's HTML.
+    async fn html(&self, path: &str, session: &str) -> String {
+        self.get(path, session).await.text().await.expect("html")
+    }
+
     async fn post(&self, path: &str, session: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.base))
@@ -194,12 +199,7 @@ async fn two_factor_login_and_logout(backend: Backend) {
     let pending = value_of(&cookie);
     // The half-logged-in session opens nothing.
     assert_eq!(console.get("/console", &pending).await.status(), 303);
-    let page = console
-        .get("/console/login/code", &pending)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let page = console.html("/console/login/code", &pending).await;
     let wrong_code = console
         .post(
             "/console/login/code",
@@ -241,12 +241,7 @@ async fn staff_cannot_reach_admin_pages(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let console = console(&app).await;
     let staff = console.log_in(&app, STAFF).await;
-    let html = console
-        .get("/console", &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let html = console.html("/console", &staff).await;
     assert!(!html.contains("/console/audit"), "no admin link for staff");
     assert_eq!(
         console.get("/console/audit", &staff).await.status(),
@@ -320,20 +315,10 @@ async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backen
     app.receiver.set_down(false);
     // Staff sees it, has no replay form, and a forged replay post is refused.
     let staff = console.log_in(&app, STAFF).await;
-    let page = console
-        .get("/console/deliveries", &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let page = console.html("/console/deliveries", &staff).await;
     assert!(page.contains(&event), "{page}");
     assert!(!page.contains("Replay selected"));
-    let overview = console
-        .get("/console", &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let overview = console.html("/console", &staff).await;
     let forged = console
         .post(
             "/console/deliveries/replay",
@@ -345,19 +330,11 @@ async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backen
     assert_eq!(app.count(DEAD, &payment).await, 1, "nothing replayed");
     // The admin replays it; it is delivered and the replay is in the audit log.
     let admin = console.log_in(&app, ADMIN).await;
-    let page = console
-        .get("/console/deliveries", &admin)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let page = console.html("/console/deliveries", &admin).await;
     assert!(page.contains("Replay selected"));
     let attempts = console
-        .get(&format!("/console/deliveries/{event}"), &admin)
-        .await
-        .text()
-        .await
-        .expect("html");
+        .html(&format!("/console/deliveries/{event}"), &admin)
+        .await;
     assert!(attempts.contains("after 3 attempts"), "{attempts}");
     let replayed = console
         .post(
@@ -408,29 +385,20 @@ async fn the_monitor_lists_filters_and_streams_changes(backend: Backend) {
         .await;
     let id = bought["id"].as_str().expect("id").to_owned();
     let page = console
-        .get("/console/monitor?kind=bill_payment&reference=MON-1", &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+        .html("/console/monitor?kind=bill_payment&reference=MON-1", &staff)
+        .await;
     assert!(page.contains(&id) && page.contains("EventSource"), "{page}");
     assert!(
         !page.contains("087800001230"),
         "no customer number in the list"
     );
     let other = console
-        .get("/console/monitor?kind=payment&reference=MON-1", &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+        .html("/console/monitor?kind=payment&reference=MON-1", &staff)
+        .await;
     assert!(!other.contains(&id), "filtered out");
     let detail = console
-        .get(&format!("/console/monitor/bill_payment/{id}"), &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+        .html(&format!("/console/monitor/bill_payment/{id}"), &staff)
+        .await;
     assert!(detail.contains("bill.payment.success"), "{detail}");
     // The stream names the next change.
     let mut stream = console.get("/console/monitor/stream", &staff).await;
@@ -455,11 +423,8 @@ async fn the_monitor_lists_filters_and_streams_changes(backend: Backend) {
     .expect("a change arrives on the stream");
     assert!(chunk.contains("data:"), "{chunk}");
     let rows = console
-        .get("/console/monitor/rows?reference=MON-2", &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+        .html("/console/monitor/rows?reference=MON-2", &staff)
+        .await;
     assert!(rows.contains("MON-2") && rows.starts_with("<tr>"), "{rows}");
 }
 on_both_backends!(the_monitor_lists_filters_and_streams_changes);
@@ -480,23 +445,13 @@ async fn switching_an_instance_off_fails_new_vas_over_and_is_audited(backend: Ba
     let console = console(&app).await;
     let admin = console.log_in(&app, ADMIN).await;
     let staff = console.log_in(&app, STAFF).await;
-    let page = console
-        .get("/console/providers", &admin)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let page = console.html("/console/providers", &admin).await;
     assert!(
         page.contains("id=\"switch-bni_main\"") && page.contains("Switch off"),
         "{page}"
     );
     // Staff: no switch forms, and a forged post with the staff's own token is refused.
-    let staff_page = console
-        .get("/console/providers", &staff)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let staff_page = console.html("/console/providers", &staff).await;
     assert!(!staff_page.contains("Switch off"), "{staff_page}");
     let staff_csrf = csrf_of(&console, &staff).await;
     let forged = console
@@ -581,12 +536,7 @@ async fn switching_an_instance_off_fails_new_vas_over_and_is_audited(backend: Ba
         .await,
         1
     );
-    let page = console
-        .get("/console/providers", &admin)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let page = console.html("/console/providers", &admin).await;
     assert!(
         page.contains("bank maintenance")
             && page.contains("<s>bni_main</s> (off)")
@@ -671,12 +621,7 @@ async fn admins_manage_operators_and_staff_cannot(backend: Backend) {
         .await,
         0
     );
-    let page = console
-        .get("/console/operators", &admin)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let page = console.html("/console/operators", &admin).await;
     assert!(
         page.contains("ops-staff") && page.contains("+62*******0002"),
         "{page}"
@@ -767,12 +712,7 @@ async fn admins_manage_operators_and_staff_cannot(backend: Backend) {
         .await;
     assert_eq!(promoted.status(), 303);
     assert_eq!(console.get("/console/audit", &new).await.status(), 200);
-    let audit = console
-        .get("/console/audit", &admin)
-        .await
-        .text()
-        .await
-        .expect("html");
+    let audit = console.html("/console/audit", &admin).await;
     for action in [
         "operator_created",
         "operator_disabled",
@@ -799,7 +739,7 @@ async fn reports_download_the_same_rows_in_three_formats(backend: Backend) {
     let bill_id = bill["id"].as_str().expect("id").to_owned();
     let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date();
     let path = format!("/console/reports/daily?date={today}");
-    let html = console.get(&path, &staff).await.text().await.expect("html");
+    let html = console.html(&path, &staff).await;
     assert!(
         html.contains(&va_id) && html.contains("id=\"daily-xlsx\""),
         "{html}"

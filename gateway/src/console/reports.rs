@@ -272,12 +272,7 @@ pub(super) async fn index(State(state): State<AppState>, headers: HeaderMap) -> 
          <h2>Reconciliation</h2>"
     );
     if operator.role == Role::Admin {
-        let billers: Vec<String> = state
-            .registry()
-            .instances()
-            .filter(|i| i.capabilities.biller.is_some())
-            .map(|i| i.name.clone())
-            .collect();
+        let billers: Vec<String> = state.registry().billers();
         body.push_str(&format!(
             "<form class=\"filters\" method=\"post\" action=\"/console/reports/reconciliations\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{}\">\

@@ -189,12 +189,7 @@ pub async fn products(
 pub async fn refresh_due_catalogues(state: &AppState) -> Result<(), StoreError> {
     let every_ms = (state.settings().bills.catalogue_refresh_secs * 1000.0) as i64;
     let now = now_ms();
-    let billers: Vec<String> = state
-        .registry()
-        .instances()
-        .filter(|i| i.capabilities.biller.is_some())
-        .map(|i| i.name.clone())
-        .collect();
+    let billers: Vec<String> = state.registry().billers();
     for instance in billers {
         let last = store::catalogue_refreshed_at(state.db(), &instance).await?;
         if last.is_none_or(|at| now - at >= every_ms)
@@ -1253,12 +1248,7 @@ fn refresh_balance_soon(state: &AppState, instance: &str) {
 pub async fn check_balances(state: &AppState) -> Result<(), StoreError> {
     let every_ms = (state.settings().bills.balance_check_secs * 1000.0) as i64;
     let now = now_ms();
-    let billers: Vec<String> = state
-        .registry()
-        .instances()
-        .filter(|i| i.capabilities.biller.is_some())
-        .map(|i| i.name.clone())
-        .collect();
+    let billers: Vec<String> = state.registry().billers();
     for instance in billers {
         let last = store::balance(state.db(), &instance).await?;
         if last.is_none_or(|(_, _, at)| now - at >= every_ms)

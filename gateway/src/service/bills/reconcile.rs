@@ -427,12 +427,7 @@ pub async fn nightly(state: &AppState) -> Result<(), StoreError> {
     let Some(yesterday) = now.date().previous_day() else {
         return Ok(());
     };
-    let billers: Vec<String> = state
-        .registry()
-        .instances()
-        .filter(|i| i.capabilities.biller.is_some())
-        .map(|i| i.name.clone())
-        .collect();
+    let billers: Vec<String> = state.registry().billers();
     for provider in billers {
         if store::nightly_exists(state.db(), &provider, &yesterday.to_string()).await? {
             continue;
