@@ -161,6 +161,25 @@ async fn two_factor_login_and_logout(backend: Backend) {
     // Not logged in: sent to the login page.
     let response = console.get("/console", "nothing").await;
     assert_eq!(response.status(), 303);
+    // Every answer forbids framing, foreign scripts and caching.
+    let login = console.get("/console/login", "nothing").await;
+    let header = |name: &str| {
+        login
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("cache-control"), "no-store");
+    let policy = header("content-security-policy");
+    assert!(
+        policy.contains("frame-ancestors 'none'")
+            && policy.contains("script-src 'self'")
+            && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
     // A wrong password and an unknown user get the same answer.
     let wrong = console.password(ADMIN.0, "not-the-password").await;
     assert_eq!(wrong.status(), 401);
@@ -387,7 +406,20 @@ async fn the_monitor_lists_filters_and_streams_changes(backend: Backend) {
     let page = console
         .html("/console/monitor?kind=bill_payment&reference=MON-1", &staff)
         .await;
-    assert!(page.contains(&id) && page.contains("EventSource"), "{page}");
+    assert!(
+        page.contains(&id) && page.contains("<script src=\"/console/assets/monitor.js\">"),
+        "{page}"
+    );
+    let script = console
+        .get("/console/assets/monitor.js", "nothing")
+        .await
+        .text()
+        .await
+        .expect("js");
+    assert!(
+        script.contains("new EventSource('/console/monitor/stream?'"),
+        "{script}"
+    );
     assert!(
         !page.contains("087800001230"),
         "no customer number in the list"

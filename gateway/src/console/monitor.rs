@@ -145,20 +145,37 @@ pub(super) async fn monitor(
         input("from", &f.from, "YYYY-MM-DD"),
         input("to", &f.to, "YYYY-MM-DD"),
     );
-    // Live: the stream names a change; the rows are fetched again with the same filters.
-    // The query is form-urlencoded (letters, digits, % + & = . _ * -): safe in a script.
-    let query = f.query_string();
-    let script = format!(
-        "<script>(function(){{var q='{query}';var s=new EventSource('/console/monitor/stream?'+q);\
-         s.onmessage=function(){{fetch('/console/monitor/rows?'+q,{{credentials:'same-origin'}})\
-         .then(function(r){{return r.ok?r.text():null}}).then(function(t){{if(t!==null)document.getElementById('rows').innerHTML=t}})}};}})();</script>"
-    );
+    // Live: the stream names a change; the rows are fetched again with the same filters
+    // (the console's script reads them from the list's `data-query`).
     let body = format!(
         "{form}<table><thead><tr><th>Kind</th><th>Id</th><th>Product</th><th>Reference</th><th>Provider</th><th>Status</th><th>Changed</th></tr></thead>\
-         <tbody id=\"rows\">{}</tbody></table>{script}",
+         <tbody id=\"rows\" data-query=\"{}\">{}</tbody></table><script src=\"/console/assets/monitor.js\"></script>",
+        escape(&f.query_string()),
         rows_html(&found)
     );
     page("Monitor", Some((&operator, &session)), &body).into_response()
+}
+
+/// The live list: on each change the stream names, the rows are fetched again with the
+/// page's filters.
+const SCRIPT: &str = "(function(){var rows=document.getElementById('rows');if(!rows||!window.EventSource){return;}\
+var q=rows.getAttribute('data-query')||'';var s=new EventSource('/console/monitor/stream?'+q);\
+s.onmessage=function(){fetch('/console/monitor/rows?'+q,{credentials:'same-origin'})\
+.then(function(r){return r.ok?r.text():null}).then(function(t){if(t!==null){rows.innerHTML=t}})};})();";
+
+/// `GET /console/assets/monitor.js`.
+pub(super) async fn script() -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
 }
 
 /// The list's rows alone (what the live page fetches).

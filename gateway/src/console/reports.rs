@@ -189,7 +189,7 @@ fn html_table(table: &Table, limit: usize) -> String {
         for cell in row {
             match cell {
                 Cell::Integer(n) => {
-                    html.push_str(&format!("<td style=\"text-align:right\">{n}</td>"));
+                    html.push_str(&format!("<td class=\"num\">{n}</td>"));
                 }
                 other => html.push_str(&format!("<td>{}</td>", escape(&other.display()))),
             }
@@ -547,7 +547,7 @@ pub(super) async fn daily(
         String::from("<table><tr><th>Kind</th><th>Status</th><th>Count</th><th>Amount</th></tr>");
     for ((kind, status), (count, amount)) in totals(&lines) {
         sums.push_str(&format!(
-            "<tr><td>{kind}</td><td>{}</td><td>{count}</td><td style=\"text-align:right\">{amount}</td></tr>",
+            "<tr><td>{kind}</td><td>{}</td><td>{count}</td><td class=\"num\">{amount}</td></tr>",
             escape(status)
         ));
     }
