@@ -42,6 +42,8 @@ pub async fn tick(state: &AppState, ticks: u64) -> Result<(), StoreError> {
         nonces::purge(state.db(), now - 2 * window_ms, now - 25 * 3_600_000).await?;
         let retention_ms = state.settings().server.idempotency_retention_hours * 3_600_000;
         idempotency::purge(state.db(), now - retention_ms).await?;
+        let idle_ms = state.settings().console.idle_timeout_secs * 1000;
+        crate::console::sessions::purge(state.db(), idle_ms, now).await?;
         crate::service::esign::erase_expired_identities(state).await?;
         crate::service::bills::refresh_due_catalogues(state).await?;
         crate::service::bills::check_balances(state).await?;

@@ -912,3 +912,110 @@ async fn reports_download_the_same_rows_in_three_formats(backend: Backend) {
     );
 }
 on_both_backends!(reports_download_the_same_rows_in_three_formats);
+
+async fn sessions_end_when_idle_or_past_their_absolute_expiry(backend: Backend) {
+    use gateway::console::sessions;
+    let app = TestApp::spawn(backend).await;
+    let mut conn = app.state.db().pool().acquire().await.expect("conn");
+    let operator = accounts::create(&mut conn, ADMIN.0, ADMIN.1, Role::Admin, ADMIN.2)
+        .await
+        .expect("admin");
+    let (idle, start) = (1_800_000, 1_000_000_000_000);
+    let (token, _) = sessions::start(
+        &mut conn,
+        &operator.id,
+        "active",
+        None,
+        start,
+        start + 43_200_000,
+    )
+    .await
+    .expect("start");
+    // Used within the idle time, it lives on and its idle clock restarts.
+    let mut now = start;
+    for _ in 0..3 {
+        now += idle - 1;
+        assert!(
+            sessions::find(&mut conn, &token, idle, now)
+                .await
+                .expect("find")
+                .is_some(),
+            "alive at {now}"
+        );
+    }
+    // Idle too long: gone, and stays gone.
+    assert!(
+        sessions::find(&mut conn, &token, idle, now + idle)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        sessions::find(&mut conn, &token, idle, now)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    // In use all along, it still ends at its absolute expiry.
+    let (token, _) = sessions::start(
+        &mut conn,
+        &operator.id,
+        "active",
+        None,
+        start,
+        start + 3 * idle,
+    )
+    .await
+    .expect("start");
+    let mut now = start;
+    while now + idle / 2 < start + 3 * idle {
+        now += idle / 2;
+        assert!(
+            sessions::find(&mut conn, &token, idle, now)
+                .await
+                .expect("find")
+                .is_some()
+        );
+    }
+    assert!(
+        sessions::find(&mut conn, &token, idle, start + 3 * idle)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    // The sweep deletes the sessions nobody presents again.
+    sessions::start(
+        &mut conn,
+        &operator.id,
+        "active",
+        None,
+        start,
+        start + 43_200_000,
+    )
+    .await
+    .expect("start");
+    sessions::start(
+        &mut conn,
+        &operator.id,
+        "active",
+        None,
+        now,
+        now + 43_200_000,
+    )
+    .await
+    .expect("start");
+    drop(conn);
+    let purged = sessions::purge(app.state.db(), idle, now + 1)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1, "only the idle one");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM console_sessions WHERE operator_id = $1",
+            &operator.id
+        )
+        .await,
+        1
+    );
+}
+on_both_backends!(sessions_end_when_idle_or_past_their_absolute_expiry);

@@ -132,3 +132,15 @@ pub async fn end_pending(conn: &mut AnyConnection, operator_id: &str) -> Result<
         .await?;
     Ok(())
 }
+
+/// Deletes every session past its absolute expiry or idle for `idle_ms` (the scheduler's
+/// sweep: a session nobody presents again is not found, so not ended, by [`find`]).
+pub async fn purge(db: &crate::store::Db, idle_ms: i64, now: i64) -> Result<u64, StoreError> {
+    let done =
+        sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(now)
+            .bind(now - idle_ms)
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected())
+}
