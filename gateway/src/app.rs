@@ -39,6 +39,7 @@ struct Inner {
     wake_outbox: Notify,
     wake_confirm: Notify,
     vault: crate::vault::Vault,
+    console_logins: crate::console::guard::LoginGuard,
     #[cfg(feature = "sandbox")]
     sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
@@ -57,6 +58,11 @@ impl AppState {
     /// The provider registry.
     pub fn registry(&self) -> &Registry {
         &self.0.registry
+    }
+
+    /// The console login form's per-address limit and hashing bound.
+    pub fn console_logins(&self) -> &crate::console::guard::LoginGuard {
+        &self.0.console_logins
     }
 
     /// The personal-data vault (e-signature identities).
@@ -152,8 +158,10 @@ impl App {
             settings.esign.data_key.as_ref(),
             &settings.esign.previous_data_keys,
         );
+        let console_logins = crate::console::guard::LoginGuard::new(&settings.console);
         let state = AppState(Arc::new(Inner {
             vault,
+            console_logins,
             settings,
             db,
             registry,

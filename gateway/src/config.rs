@@ -71,6 +71,8 @@ pub struct ConsoleSettings {
     pub lockout_secs: i64,
     /// Marks cookies `Secure` (browsers then send them only over HTTPS, or to localhost).
     pub secure_cookies: bool,
+    /// Password attempts one address may make a minute, whichever usernames it tries.
+    pub login_attempts_per_minute: u32,
 }
 
 impl Default for ConsoleSettings {
@@ -84,6 +86,7 @@ impl Default for ConsoleSettings {
             max_failed_logins: 5,
             lockout_secs: 900,
             secure_cookies: true,
+            login_attempts_per_minute: 20,
         }
     }
 }

@@ -1019,3 +1019,37 @@ async fn sessions_end_when_idle_or_past_their_absolute_expiry(backend: Backend) 
     );
 }
 on_both_backends!(sessions_end_when_idle_or_past_their_absolute_expiry);
+
+async fn one_address_cannot_spray_passwords_over_many_accounts(backend: Backend) {
+    let mut options = crate::helpers::Options::new(backend);
+    options.console_logins_per_minute = 4;
+    let app = TestApp::spawn_with(options).await;
+    let console = console(&app).await;
+    // Different usernames each time: no account's lockout is reached.
+    for user in ["ops-admin", "ops-staff", "nobody-1", "nobody-2"] {
+        let response = console.password(user, "guessed-password-1").await;
+        assert_eq!(response.status(), 401, "{user}");
+    }
+    let response = console.password("nobody-3", "guessed-password-1").await;
+    assert_eq!(response.status(), 429);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("html")
+            .contains("Too many attempts from your address")
+    );
+    // Even the right password waits out the minute, and no code is sent.
+    assert_eq!(console.password(ADMIN.0, ADMIN.1).await.status(), 429);
+    assert!(app.whatsapp.last_code_for(&ADMIN.2[1..]).is_none());
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM operators WHERE failed_attempts > $1",
+            "1"
+        )
+        .await,
+        0,
+        "no account counted more than one failure"
+    );
+}
+on_both_backends!(one_address_cannot_spray_passwords_over_many_accounts);

@@ -122,6 +122,8 @@ pub struct Options {
     pub low_balance: i64,
     /// `bills.not_found_after_secs`.
     pub not_found_after_secs: i64,
+    /// `console.login_attempts_per_minute`.
+    pub console_logins_per_minute: u32,
 }
 
 impl Options {
@@ -147,6 +149,7 @@ impl Options {
             identity_retention_days: 30,
             low_balance: 1_000_000,
             not_found_after_secs: 900,
+            console_logins_per_minute: 20,
         }
     }
 }
@@ -600,6 +603,7 @@ purposes.console_login = {{ template = "otp_login", language = "id" }}
 [console]
 otp_client = "demo"
 secure_cookies = false
+login_attempts_per_minute = {console_logins}
 
 [support]
 number = "6281100000000"
@@ -679,6 +683,7 @@ routes.bills = ["digiflazz_main"]
         digiflazz = servers[9].base_url,
         low_balance = options.low_balance,
         not_found_after = options.not_found_after_secs,
+        console_logins = options.console_logins_per_minute,
         body_limit = options.body_limit,
         request_timeout = options.request_timeout_ms,
         bni = servers[0].base_url,

@@ -16,6 +16,7 @@
 
 pub mod accounts;
 mod admin;
+pub mod guard;
 mod monitor;
 mod ops;
 mod reports;
@@ -386,6 +387,13 @@ async fn login(
         )
             .into_response()
     };
+    if !state.console_logins().admit(&remote) {
+        tracing::warn!(remote = %remote, "console login attempts over the per-address limit");
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts from your address: wait a minute.",
+        );
+    }
     let username = form.username.trim().to_owned();
     let lookup = username.clone();
     let operator = match state
@@ -401,9 +409,12 @@ async fn login(
         || accounts::decoy_hash().to_owned(),
         |o| o.password_hash.clone(),
     );
-    let matches = tokio::task::spawn_blocking(move || accounts::password_matches(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let matches = {
+        let _turn = state.console_logins().hashing().await;
+        tokio::task::spawn_blocking(move || accounts::password_matches(&password, &hash))
+            .await
+            .unwrap_or(false)
+    };
     let settings = state.settings().console.clone();
     let now = now_ms();
     let Some(operator) = operator.filter(|o| !o.disabled) else {
