@@ -17,6 +17,7 @@
 pub mod accounts;
 mod admin;
 pub mod guard;
+mod mask;
 mod monitor;
 mod ops;
 mod reports;

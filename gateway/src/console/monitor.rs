@@ -1,9 +1,11 @@
 //! The live monitor: virtual accounts, payments, bill payments, signers, documents and
 //! messages in one list, filtered by product, provider, kind, status, reference and date,
 //! newest change first; the page follows changes through a server-sent event stream (a few
-//! lines of inline script, no build step) and works as a plain list without it. A detail
-//! view shows a resource's provider callbacks and event deliveries. No personal data is
-//! shown: ids, references, statuses and times only.
+//! lines of inline script, no build step) and works as a plain list without it. The list
+//! shows ids, references, statuses and times only. A resource's detail page shows its
+//! stored fields, the calls made to its provider, the provider's callbacks with their
+//! payloads and the events sent to the product with their bodies, personal data masked
+//! (see [`mask`]) or, for customers' identities, left out.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -13,8 +15,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use super::{escape, page, signed_in, storage};
+use super::{escape, mask, page, signed_in, storage};
 use crate::app::AppState;
 use crate::service::fields::rfc3339;
 use crate::store::StoreError;
@@ -231,11 +235,353 @@ pub(super) async fn stream(State(state): State<AppState>, headers: HeaderMap) ->
         .into_response()
 }
 
-type CallbackLine = (String, String, Option<String>, i64);
-type DeliveryLine = (String, String, String, i64, Option<String>);
+/// How a stored column is shown on a resource's page.
+#[derive(Clone, Copy, Debug)]
+enum Show {
+    /// Text as stored.
+    Text,
+    /// A whole number.
+    Number,
+    /// Unix milliseconds, as RFC 3339.
+    Time,
+    /// `0` / `1` as `no` / `yes`.
+    YesNo,
+    /// A customer's number: its last 4 characters only.
+    Digits,
+    /// Personal text: its first and last two characters only.
+    Masked,
+    /// JSON, with personal values masked.
+    Json,
+}
 
-/// `GET /console/monitor/{kind}/{id}`: a resource's status, its provider callbacks and its
-/// event deliveries.
+/// The columns a resource's page shows, per kind, in order. Never read: customers (names,
+/// phones, e-mails), descriptions, titles and message parameters the product wrote
+/// (they may name people or carry codes), sealed identities and NIK fingerprints, and
+/// links that open a checkout, a signing page or a document.
+fn fields(kind: &str) -> &'static [(&'static str, Show)] {
+    match kind {
+        "virtual_account" => &[
+            ("id", Show::Text),
+            ("client_id", Show::Text),
+            ("reference", Show::Text),
+            ("provider", Show::Text),
+            ("bank", Show::Text),
+            ("va_number", Show::Text),
+            ("provider_reference", Show::Text),
+            ("status", Show::Text),
+            ("amount", Show::Number),
+            ("paid_amount", Show::Number),
+            ("payment_rule", Show::Text),
+            ("expires_at", Show::Time),
+            ("paid_at", Show::Time),
+            ("flags", Show::Json),
+            ("version", Show::Number),
+            ("created_at", Show::Time),
+            ("updated_at", Show::Time),
+            ("next_check_at", Show::Time),
+        ],
+        "payment" => &[
+            ("id", Show::Text),
+            ("client_id", Show::Text),
+            ("reference", Show::Text),
+            ("provider", Show::Text),
+            ("method", Show::Text),
+            ("provider_reference", Show::Text),
+            ("status", Show::Text),
+            ("amount", Show::Number),
+            ("paid_amount", Show::Number),
+            ("refunded_amount", Show::Number),
+            ("expires_at", Show::Time),
+            ("paid_at", Show::Time),
+            ("flags", Show::Json),
+            ("version", Show::Number),
+            ("created_at", Show::Time),
+            ("updated_at", Show::Time),
+            ("next_check_at", Show::Time),
+            ("checks", Show::Number),
+        ],
+        "bill_payment" => &[
+            ("id", Show::Text),
+            ("client_id", Show::Text),
+            ("reference", Show::Text),
+            ("provider", Show::Text),
+            ("ref_id", Show::Text),
+            ("product_code", Show::Text),
+            ("customer_no", Show::Digits),
+            ("postpaid", Show::YesNo),
+            ("inquiry_id", Show::Text),
+            ("status", Show::Text),
+            ("serial_number", Show::Masked),
+            ("token", Show::Digits),
+            ("biller_cost", Show::Number),
+            ("customer_total", Show::Number),
+            ("balance_after", Show::Number),
+            ("provider_reference", Show::Text),
+            ("provider_status", Show::Text),
+            ("message", Show::Text),
+            ("details", Show::Json),
+            ("flags", Show::Json),
+            ("version", Show::Number),
+            ("created_at", Show::Time),
+            ("updated_at", Show::Time),
+            ("sent_at", Show::Time),
+            ("completed_at", Show::Time),
+            ("next_check_at", Show::Time),
+            ("checks", Show::Number),
+        ],
+        "signer" => &[
+            ("id", Show::Text),
+            ("client_id", Show::Text),
+            ("reference", Show::Text),
+            ("provider", Show::Text),
+            ("status", Show::Text),
+            ("provider_reference", Show::Text),
+            ("provider_signer_id", Show::Text),
+            ("provider_status", Show::Text),
+            ("verdict", Show::Json),
+            ("flags", Show::Json),
+            ("version", Show::Number),
+            ("created_at", Show::Time),
+            ("updated_at", Show::Time),
+            ("decided_at", Show::Time),
+            ("next_check_at", Show::Time),
+            ("checks", Show::Number),
+        ],
+        "document" => &[
+            ("id", Show::Text),
+            ("client_id", Show::Text),
+            ("reference", Show::Text),
+            ("provider", Show::Text),
+            ("status", Show::Text),
+            ("in_order", Show::YesNo),
+            ("provider_reference", Show::Text),
+            ("provider_status", Show::Text),
+            ("reason", Show::Text),
+            ("flags", Show::Json),
+            ("version", Show::Number),
+            ("created_at", Show::Time),
+            ("updated_at", Show::Time),
+            ("completed_at", Show::Time),
+            ("next_check_at", Show::Time),
+            ("checks", Show::Number),
+        ],
+        "message" => &[
+            ("id", Show::Text),
+            ("client_id", Show::Text),
+            ("reference", Show::Text),
+            ("provider", Show::Text),
+            ("recipient", Show::Masked),
+            ("template", Show::Text),
+            ("language", Show::Text),
+            ("status", Show::Text),
+            ("provider_reference", Show::Text),
+            ("error", Show::Text),
+            ("attempts", Show::Number),
+            ("next_attempt_at", Show::Time),
+            ("version", Show::Number),
+            ("created_at", Show::Time),
+            ("updated_at", Show::Time),
+        ],
+        _ => &[],
+    }
+}
+
+/// One column's value as HTML.
+fn field_html(row: &AnyRow, index: usize, show: Show) -> Result<String, sqlx::Error> {
+    let text = || row.try_get::<Option<String>, _>(index);
+    let number = || row.try_get::<Option<i64>, _>(index);
+    let shown = match show {
+        Show::Text => text()?.map(|t| escape(&t)),
+        Show::Digits => text()?.map(|t| escape(&mask::digits(&t))),
+        Show::Masked => text()?.map(|t| escape(&mask::masked(&t))),
+        Show::Json => text()?.map(|t| escape(&json_field(&t))),
+        Show::Number => number()?.map(|n| n.to_string()),
+        Show::Time => number()?.map(rfc3339),
+        Show::YesNo => number()?.map(|n| if n == 0 { "no" } else { "yes" }.to_owned()),
+    };
+    Ok(shown.unwrap_or_default())
+}
+
+/// A JSON column on one line, masked; anything else as the body rules say.
+fn json_field(text: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => mask::json(&value).to_string(),
+        Err(_) => mask::body(text),
+    }
+}
+
+/// A stored body in a closed `<details>`, masked.
+fn body_html(label: &str, text: &str) -> String {
+    format!(
+        "<details><summary>{label}</summary><pre>{}</pre></details>",
+        escape(&mask::body(text))
+    )
+}
+
+/// A table: its header cells, then its rows (or one `none` row).
+fn table(headers: &[&str], rows: &str) -> String {
+    let head: String = headers.iter().map(|h| format!("<th>{h}</th>")).collect();
+    let rows = if rows.is_empty() {
+        format!("<tr><td colspan=\"{}\">none</td></tr>", headers.len())
+    } else {
+        rows.to_owned()
+    };
+    format!("<table><tr>{head}</tr>{rows}</table>")
+}
+
+/// The resource's row as a field/value table, and the ids its provider calls are recorded
+/// under (a bill payment's inquiry besides its own); `None` when there is no such row.
+async fn resource(
+    state: &AppState,
+    kind: &str,
+    table_name: &str,
+    id: &str,
+) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    let columns = fields(kind);
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let sql = format!(
+        "SELECT {} FROM {table_name} WHERE id = $1",
+        names.join(", ")
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(state.db().pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut rows = String::new();
+    for (index, (name, show)) in columns.iter().enumerate() {
+        let value = field_html(&row, index, *show)?;
+        rows.push_str(&format!("<tr><th>{name}</th><td>{value}</td></tr>"));
+    }
+    let mut ids = vec![id.to_owned()];
+    if names.contains(&"inquiry_id")
+        && let Some(inquiry) = row.try_get::<Option<String>, _>("inquiry_id")?
+    {
+        ids.push(inquiry);
+    }
+    Ok(Some((table(&["Field", "Value"], &rows), ids)))
+}
+
+type CallLine = (i64, String, String, String, i64);
+
+/// The calls made to providers about the resource, oldest first.
+async fn calls_html(state: &AppState, ids: &[String]) -> Result<String, StoreError> {
+    let first = ids.first().map_or("", String::as_str);
+    let second = ids.get(1).map_or(first, String::as_str);
+    let calls: Vec<CallLine> = sqlx::query_as(
+        "SELECT at, operation, provider, outcome, duration_ms FROM provider_calls WHERE resource_id = $1 OR resource_id = $2 ORDER BY at, id",
+    )
+    .bind(first)
+    .bind(second)
+    .fetch_all(state.db().pool())
+    .await?;
+    let rows: String = calls
+        .iter()
+        .map(|(at, operation, provider, outcome, duration)| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{duration} ms</td></tr>",
+                rfc3339(*at),
+                escape(operation),
+                escape(provider),
+                escape(outcome),
+            )
+        })
+        .collect();
+    Ok(table(
+        &["When", "Operation", "Provider", "Outcome", "Duration"],
+        &rows,
+    ))
+}
+
+type CallbackLine = (String, String, Option<String>, i64, String);
+
+/// The provider's callbacks about the resource, with their payloads masked.
+async fn callbacks_html(state: &AppState, id: &str) -> Result<String, StoreError> {
+    let callbacks: Vec<CallbackLine> = sqlx::query_as(
+        "SELECT kind, state, detail, received_at, payload FROM provider_events WHERE resource_id = $1 ORDER BY received_at",
+    )
+    .bind(id)
+    .fetch_all(state.db().pool())
+    .await?;
+    let rows: String = callbacks
+        .iter()
+        .map(|(kind, outcome, detail, at, payload)| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(kind),
+                escape(outcome),
+                escape(detail.as_deref().unwrap_or("")),
+                rfc3339(*at),
+                body_html("payload", payload),
+            )
+        })
+        .collect();
+    Ok(table(
+        &["Kind", "Outcome", "Detail", "Received", "Payload"],
+        &rows,
+    ))
+}
+
+type DeliveryLine = (String, String, String, i64, Option<String>, String);
+
+/// The events enqueued for the product about the resource, with their bodies masked.
+async fn events_html(state: &AppState, id: &str) -> Result<String, StoreError> {
+    let deliveries: Vec<DeliveryLine> = sqlx::query_as(
+        "SELECT id, type, delivery_state, attempts, last_error, body FROM events WHERE resource_id = $1 ORDER BY created_at, id",
+    )
+    .bind(id)
+    .fetch_all(state.db().pool())
+    .await?;
+    let rows: String = deliveries
+        .iter()
+        .map(|(event, kind, delivery, attempts, error, body)| {
+            format!(
+                "<tr><td><a href=\"/console/deliveries/{e}\">{e}</a></td><td>{}</td><td>{}</td><td>{attempts}</td><td>{}</td><td>{}</td></tr>",
+                escape(kind),
+                escape(delivery),
+                escape(error.as_deref().unwrap_or("")),
+                body_html("body", body),
+                e = escape(event),
+            )
+        })
+        .collect();
+    Ok(table(
+        &[
+            "Event",
+            "Type",
+            "Delivery",
+            "Attempts",
+            "Last error",
+            "Body",
+        ],
+        &rows,
+    ))
+}
+
+/// The detail page's body, or `None` when the resource does not exist.
+async fn detail_html(
+    state: &AppState,
+    kind: &str,
+    table_name: &str,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some((resource, ids)) = resource(state, kind, table_name, id).await? else {
+        return Ok(None);
+    };
+    let calls = calls_html(state, &ids).await?;
+    let callbacks = callbacks_html(state, id).await?;
+    let events = events_html(state, id).await?;
+    Ok(Some(format!(
+        "<h2>Resource</h2>{resource}<h2>Calls to the provider</h2>{calls}\
+         <h2>Callbacks from the provider</h2>{callbacks}<h2>Events to the product</h2>{events}"
+    )))
+}
+
+/// `GET /console/monitor/{kind}/{id}`: the resource's stored fields (personal data masked
+/// or left out), the calls made to its provider, the provider's callbacks with their
+/// payloads and the events sent to the product with their bodies, both masked.
 pub(super) async fn detail(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -245,82 +591,72 @@ pub(super) async fn detail(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let Some((_, table)) = KINDS.iter().find(|(k, _)| *k == kind) else {
-        return (
+    let not_found = |what: &str| {
+        (
             StatusCode::NOT_FOUND,
             page(
                 "Not found",
                 Some((&operator, &session)),
-                "<p>No such kind.</p>",
+                &format!("<p>No such {what}.</p>"),
             ),
         )
-            .into_response();
+            .into_response()
     };
-    let sql = format!(
-        "SELECT CAST('{kind}' AS TEXT), id, client_id, reference, provider, status, updated_at FROM {table} WHERE id = $1"
-    );
-    let line: Option<Line> = match sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&id)
-        .fetch_optional(state.db().pool())
-        .await
-    {
-        Ok(line) => line,
-        Err(e) => return storage(&StoreError::from(e)),
+    let Some((_, table_name)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        return not_found("kind");
     };
-    let Some(line) = line else {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Not found",
-                Some((&operator, &session)),
-                "<p>No such resource.</p>",
-            ),
-        )
-            .into_response();
-    };
-    let callbacks: Vec<CallbackLine> = match sqlx::query_as(
-        "SELECT kind, state, detail, received_at FROM provider_events WHERE resource_id = $1 ORDER BY received_at",
-    )
-    .bind(&id)
-    .fetch_all(state.db().pool())
-    .await
-    {
-        Ok(rows) => rows,
-        Err(e) => return storage(&StoreError::from(e)),
-    };
-    let deliveries: Vec<DeliveryLine> = match sqlx::query_as(
-        "SELECT id, type, delivery_state, attempts, last_error FROM events WHERE resource_id = $1 ORDER BY created_at",
-    )
-    .bind(&id)
-    .fetch_all(state.db().pool())
-    .await
-    {
-        Ok(rows) => rows,
-        Err(e) => return storage(&StoreError::from(e)),
-    };
-    let mut html = format!(
-        "<table><tbody>{}</tbody></table><h2>Provider callbacks</h2><table><tr><th>Kind</th><th>Outcome</th><th>Detail</th><th>Received</th></tr>",
-        rows_html(std::slice::from_ref(&line))
-    );
-    for (kind, outcome, detail, at) in &callbacks {
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(kind),
-            escape(outcome),
-            escape(detail.as_deref().unwrap_or("")),
-            rfc3339(*at)
-        ));
+    match detail_html(&state, &kind, table_name, &id).await {
+        Ok(Some(html)) => {
+            page(&format!("{kind} {id}"), Some((&operator, &session)), &html).into_response()
+        }
+        Ok(None) => not_found("resource"),
+        Err(e) => storage(&e),
     }
-    html.push_str("</table><h2>Events to the product</h2><table><tr><th>Event</th><th>Type</th><th>Delivery</th><th>Attempts</th><th>Last error</th></tr>");
-    for (event, kind, delivery, attempts, error) in &deliveries {
-        html.push_str(&format!(
-            "<tr><td><a href=\"/console/deliveries/{e}\">{e}</a></td><td>{}</td><td>{}</td><td>{attempts}</td><td>{}</td></tr>",
-            escape(kind),
-            escape(delivery),
-            escape(error.as_deref().unwrap_or("")),
-            e = escape(event),
-        ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_shows_its_ids_and_never_a_personal_column() {
+        let never = [
+            "customer",
+            "description",
+            "title",
+            "params",
+            "identity",
+            "nik_fingerprint",
+            "sign_url",
+            "download_url",
+            "action",
+            "return_url",
+        ];
+        for (kind, _) in KINDS {
+            let names: Vec<&str> = fields(kind).iter().map(|(name, _)| *name).collect();
+            assert!(
+                names.starts_with(&["id", "client_id", "reference", "provider"]),
+                "{kind}: {names:?}"
+            );
+            for name in never {
+                assert!(!names.contains(&name), "{kind} shows {name}");
+            }
+        }
     }
-    html.push_str("</table>");
-    page(&format!("{kind} {id}"), Some((&operator, &session)), &html).into_response()
+
+    #[test]
+    fn customer_numbers_and_recipients_are_masked() {
+        let show = |kind: &str, column: &str| {
+            fields(kind)
+                .iter()
+                .find(|(name, _)| *name == column)
+                .map(|(_, show)| format!("{show:?}"))
+        };
+        assert_eq!(
+            show("bill_payment", "customer_no").as_deref(),
+            Some("Digits")
+        );
+        assert_eq!(show("bill_payment", "token").as_deref(), Some("Digits"));
+        assert_eq!(show("message", "recipient").as_deref(), Some("Masked"));
+    }
 }

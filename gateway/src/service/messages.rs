@@ -251,13 +251,16 @@ async fn attempt(
         };
         let started = Instant::now();
         let result = adapter.send_template(&message).await;
-        calls.push(Call::finished(
-            Some(&row.client_id),
-            instance,
-            "message.send",
-            started,
-            &result,
-        ));
+        calls.push(
+            Call::finished(
+                Some(&row.client_id),
+                instance,
+                "message.send",
+                started,
+                &result,
+            )
+            .for_resource(&row.id),
+        );
         match result {
             Ok(sent) => {
                 let (id, provider, reference) =

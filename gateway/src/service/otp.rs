@@ -308,7 +308,8 @@ async fn deliver(
     );
     let started = Instant::now();
     let result = adapter.send_otp(&message).await;
-    let call = Call::finished(Some(client_id), provider, "otp.send", started, &result);
+    let call =
+        Call::finished(Some(client_id), provider, "otp.send", started, &result).for_resource(id);
     let (otp_id, provider) = (id.to_owned(), provider.to_owned());
     state
         .db()

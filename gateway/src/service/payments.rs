@@ -355,13 +355,16 @@ pub async fn create(
         };
         let started = Instant::now();
         let result = adapter.create(&request).await;
-        calls.push(Call::finished(
-            Some(client_id),
-            instance,
-            "payment.create",
-            started,
-            &result,
-        ));
+        calls.push(
+            Call::finished(
+                Some(client_id),
+                instance,
+                "payment.create",
+                started,
+                &result,
+            )
+            .for_resource(&row.id),
+        );
         match result {
             Ok(started) => {
                 let action = ActionView::from_action(&started.action)
@@ -726,7 +729,8 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         "payment.status",
         started,
         &result,
-    );
+    )
+    .for_resource(&row.id);
     let now = now_ms();
     let grace = (state.settings().scheduler.payment_expiry_grace_secs * 1000.0) as i64;
     let next = now + poll_delay_ms(state, row.checks + 1);
@@ -977,7 +981,8 @@ pub async fn refund(
         "payment.refund",
         started,
         &result,
-    );
+    )
+    .for_resource(&payment.id);
     let (refund_id, pay_id) = (row.id.clone(), payment.id.clone());
     let outcome = result.clone();
     let check_at = now_ms() + (state.settings().scheduler.inquiry_delay_secs * 1000.0) as i64;

@@ -364,13 +364,10 @@ impl Attempt<'_> {
         started: Instant,
         result: &Result<T, ProviderError>,
     ) {
-        self.calls.push(Call::finished(
-            Some(self.client_id),
-            instance,
-            operation,
-            started,
-            result,
-        ));
+        self.calls.push(
+            Call::finished(Some(self.client_id), instance, operation, started, result)
+                .for_resource(self.va_id),
+        );
     }
 
     /// Allocates the next serial of `instance` and records the number it becomes on the VA
@@ -727,7 +724,8 @@ async fn record_call<T>(
     result: &Result<T, ProviderError>,
 ) {
     let provider = v.provider.as_deref().unwrap_or_default();
-    let call = Call::finished(Some(client_id), provider, operation, started, result);
+    let call =
+        Call::finished(Some(client_id), provider, operation, started, result).for_resource(&v.id);
     let _ = state
         .db()
         .write(move |conn| Box::pin(async move { calls::record(conn, &[call]).await }))

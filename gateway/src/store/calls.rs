@@ -1,5 +1,5 @@
-//! Provider calls, recorded for `/v1/usage`: who called which provider instance for what,
-//! and how it ended.
+//! Provider calls, recorded for `/v1/usage` and the console's resource pages: who called
+//! which provider instance for what, about which resource, and how it ended.
 
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -9,11 +9,20 @@ use super::{Db, StoreError, new_id};
 /// One provider call.
 #[derive(Clone, Debug)]
 pub struct Call {
+    /// The product the call was made for, when one was.
     pub client_id: Option<String>,
+    /// The gateway id of the resource the call was about (`va_…`, `pay_…`, `bill_…`, …);
+    /// `None` for calls about no single resource (balance, catalogue, settlement).
+    pub resource_id: Option<String>,
+    /// The provider instance called.
     pub provider: String,
+    /// What was asked (`va.create`, `bill.pay`, …).
     pub operation: &'static str,
+    /// `ok`, or the failure's short name.
     pub outcome: String,
+    /// How long the call took.
     pub duration_ms: i64,
+    /// When it ended (unix ms).
     pub at: i64,
 }
 
@@ -28,6 +37,7 @@ impl Call {
     ) -> Call {
         Call {
             client_id: client_id.map(str::to_owned),
+            resource_id: None,
             provider: provider.to_owned(),
             operation,
             outcome: match result {
@@ -36,6 +46,14 @@ impl Call {
             },
             duration_ms: started.elapsed().as_millis() as i64,
             at: super::now_ms(),
+        }
+    }
+
+    /// The same record, about the resource `id`.
+    pub fn for_resource(self, id: &str) -> Call {
+        Call {
+            resource_id: Some(id.to_owned()),
+            ..self
         }
     }
 }
@@ -59,9 +77,10 @@ impl CallOutcome for contracts::ProviderError {
 /// Records calls.
 pub async fn record(conn: &mut AnyConnection, calls: &[Call]) -> Result<(), StoreError> {
     for call in calls {
-        sqlx::query("INSERT INTO provider_calls (id, client_id, provider, operation, outcome, duration_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO provider_calls (id, client_id, resource_id, provider, operation, outcome, duration_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(new_id("call"))
             .bind(&call.client_id)
+            .bind(&call.resource_id)
             .bind(&call.provider)
             .bind(call.operation)
             .bind(&call.outcome)
@@ -76,9 +95,13 @@ pub async fn record(conn: &mut AnyConnection, calls: &[Call]) -> Result<(), Stor
 /// A usage line: calls by provider, operation and outcome.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct UsageLine {
+    /// The provider instance.
     pub provider: String,
+    /// The operation.
     pub operation: String,
+    /// `ok` or the failure's short name.
     pub outcome: String,
+    /// How many calls.
     pub count: i64,
 }
 

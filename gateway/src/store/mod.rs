@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "provider_switches",
         include_str!("../../migrations/0008_provider_switches.sql"),
     ),
+    (
+        9,
+        "provider_call_resources",
+        include_str!("../../migrations/0009_provider_call_resources.sql"),
+    ),
 ];
 
 /// Which database the gateway runs on.

@@ -628,7 +628,9 @@ async fn resource_detail_shows_callback_and_event(admin: &Session, va: &str, eve
     admin
         .wait_for_path(&format!("/console/monitor/virtual_account/{va}"), WAIT)
         .await;
-    admin.wait_for_text("Provider callbacks", WAIT).await;
+    admin
+        .wait_for_text("Callbacks from the provider", WAIT)
+        .await;
     let tables = admin
         .execute(
             "return Array.from(document.querySelectorAll('main table')).map(function(t){return t.rows.length});",
@@ -636,10 +638,11 @@ async fn resource_detail_shows_callback_and_event(admin: &Session, va: &str, eve
         )
         .await
         .expect("a script runs");
-    // The resource, its callbacks (header + at least one), its events (header + at least one).
+    // The resource, its calls to the provider, its callbacks and its events (each a header
+    // and at least one row).
     let sizes: Vec<usize> = serde_json::from_value(tables).expect("row counts");
     assert!(
-        sizes.len() == 3 && sizes[1] >= 2 && sizes[2] >= 2,
+        sizes.len() == 4 && sizes[1] >= 2 && sizes[2] >= 2 && sizes[3] >= 2,
         "no callback or no event on the detail page: {sizes:?}; {}",
         admin.context().await
     );

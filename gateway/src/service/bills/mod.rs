@@ -316,6 +316,7 @@ pub async fn inquire(
     let product = find_product(state, client_id, &req.product_code).await?;
     let biller = adapter(state, &product.provider)?;
     let ref_id = new_ref_id();
+    let inquiry_id = new_id("inq");
     let now = now_ms();
     let started = Instant::now();
     let row = if product.postpaid {
@@ -332,7 +333,8 @@ pub async fn inquire(
             "bill.inquire",
             started,
             &result,
-        );
+        )
+        .for_resource(&inquiry_id);
         record(state, call).await;
         let bill = result.map_err(provider_error)?;
         let mut details = match bill.details {
@@ -341,7 +343,7 @@ pub async fn inquire(
         };
         details["periods"] = serde_json::to_value(&bill.periods).unwrap_or(Value::Null);
         InquiryRow {
-            id: new_id("inq"),
+            id: inquiry_id.clone(),
             client_id: client_id.to_owned(),
             provider: product.provider.clone(),
             ref_id,
@@ -375,11 +377,12 @@ pub async fn inquire(
             "bill.validate_customer",
             started,
             &result,
-        );
+        )
+        .for_resource(&inquiry_id);
         record(state, call).await;
         let customer = result.map_err(provider_error)?;
         InquiryRow {
-            id: new_id("inq"),
+            id: inquiry_id.clone(),
             client_id: client_id.to_owned(),
             provider: product.provider.clone(),
             ref_id,
@@ -710,7 +713,8 @@ pub async fn pay(
         operation,
         started,
         &result,
-    );
+    )
+    .for_resource(&row.id);
     match result {
         Ok(tx) => settle_sent(state, &row.id, &order.provider, sent_at, Some(tx), call).await,
         Err(e) if e.kind.is_ambiguous() || e.kind == ErrorKind::Duplicate => {
@@ -1053,7 +1057,8 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         "bill.status",
         started,
         &result,
-    );
+    )
+    .for_resource(&row.id);
     let settings = &state.settings().bills;
     let watch = BalanceWatch::of(state, &row.provider);
     let next = now_ms() + check_delay_ms(state, row.checks + 1);

@@ -203,13 +203,10 @@ pub async fn run(
             .sent_at(row.sent_at.map(from_ms));
             let started = Instant::now();
             let result = biller.status(&order).await;
-            calls_made.push(Call::finished(
-                client_id,
-                provider,
-                "bill.status",
-                started,
-                &result,
-            ));
+            calls_made.push(
+                Call::finished(client_id, provider, "bill.status", started, &result)
+                    .for_resource(&row.id),
+            );
             if let Ok(tx) = result {
                 let code = match &tx.state {
                     BillerTxState::Failed { code, .. } => code.clone(),

@@ -402,7 +402,8 @@ pub async fn upload(
         "esign.upload",
         started,
         &result,
-    );
+    )
+    .for_resource(&id);
     match result {
         Ok(report) => {
             let next = now_ms() + poll_delay_ms(state, 0);
@@ -637,7 +638,8 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         "esign.document_status",
         started,
         &result,
-    );
+    )
+    .for_resource(&row.id);
     let first = now_ms() + poll_delay_ms(state, 0);
     let later = now_ms() + poll_delay_ms(state, row.checks + 1);
     let enqueued = state

@@ -396,7 +396,8 @@ pub async fn register(
         "esign.register",
         started,
         &result,
-    );
+    )
+    .for_resource(&id);
     match result {
         Ok(report) => started_registration(state, &id, report, call).await,
         Err(e) if e.kind.is_ambiguous() => Err(unknown_registration(state, &id, call).await),
@@ -688,7 +689,8 @@ pub async fn check(state: &AppState, id: &str) -> Result<bool, StoreError> {
         "esign.signer_status",
         started,
         &result,
-    );
+    )
+    .for_resource(&row.id);
     let delays = Delays::of(state);
     let retry_at = now_ms() + poll_delay_ms(state, row.checks + 1);
     let enqueued = state
@@ -861,7 +863,8 @@ pub async fn resubmit(
         "esign.resubmit",
         started,
         &result,
-    );
+    )
+    .for_resource(&row.id);
     let ambiguous = matches!(&result, Err(e) if e.kind.is_ambiguous());
     if let Err(e) = result
         && !ambiguous
