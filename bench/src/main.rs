@@ -20,6 +20,10 @@
 //! `loadgen all` then measures the SNAP client's per-call overhead in process ([`snap`]:
 //! no gateway, local endpoints); `loadgen snap` runs only that part.
 //!
+//! `loadgen exports` is apart from the rest: in process, it times the console's report
+//! downloads (CSV, XLSX, PDF) written and read back, and their memory ([`exports`]); it
+//! writes `bench/results/exports.json`.
+//!
 //! It prints a table and writes `bench/results/latest.json` (`loadgen snap`:
 //! `bench/results/snap.json`). It builds nothing: run `cargo build --release -p gateway`
 //! first, or use `bench/run.sh`, which does both.
@@ -35,9 +39,11 @@
 //! - [`h2h`]: the bank's side of host-to-host bills, and the check afterwards.
 //! - [`sink`]: the webhook sink.
 //! - [`snap`]: the SNAP client overhead phases and their local endpoints.
+//! - [`exports`]: the report exports benchmark (`loadgen exports`).
 //! - [`report`]: the JSON result and the printed table.
 
 mod db;
+mod exports;
 mod h2h;
 mod load;
 mod proc;
@@ -95,6 +101,8 @@ enum Cmd {
         #[command(flatten)]
         options: Options,
     },
+    /// The report exports (CSV, XLSX, PDF written and read back), in process; not part of `all`.
+    Exports(crate::exports::ExportsCommand),
 }
 
 /// Where `loadgen h2h` writes its JSON result by default.
@@ -230,6 +238,7 @@ fn main() -> anyhow::Result<()> {
             (backend.map_or_else(both, |b| vec![b]), options, None, true)
         }
         Cmd::Snap(command) => return runtime(command.threads)?.block_on(run_snap(command)),
+        Cmd::Exports(command) => return crate::exports::run(&command),
     };
     options.resolve_gateway();
     runtime(options.threads)?.block_on(run(backends, options, snap, h2h_only))
