@@ -82,12 +82,17 @@ pub enum Format {
 impl Format {
     const ALL: [Format; 3] = [Format::Csv, Format::Xlsx, Format::Pdf];
 
-    fn name(self) -> &'static str {
+    /// The crate's own value for it.
+    fn of(self) -> ::exports::Format {
         match self {
-            Format::Csv => "csv",
-            Format::Xlsx => "xlsx",
-            Format::Pdf => "pdf",
+            Format::Csv => ::exports::Format::Csv,
+            Format::Xlsx => ::exports::Format::Xlsx,
+            Format::Pdf => ::exports::Format::Pdf,
         }
+    }
+
+    fn name(self) -> &'static str {
+        self.of().extension()
     }
 }
 
@@ -335,11 +340,7 @@ fn write_op(
     file: &Path,
 ) -> anyhow::Result<OpOutput> {
     let table = daily_table(rows, command.seed)?;
-    let (measured, bytes) = timed(command.repeat, || match format {
-        Format::Csv => ::exports::csv(&table).into_bytes(),
-        Format::Xlsx => ::exports::xlsx(&table),
-        Format::Pdf => ::exports::pdf(&table),
-    });
+    let (measured, bytes) = timed(command.repeat, || format.of().write(&table));
     std::fs::write(file, &bytes).with_context(|| format!("cannot write {}", file.display()))?;
     Ok(OpOutput {
         measured,
@@ -355,14 +356,7 @@ fn read_op(
     file: &Path,
 ) -> anyhow::Result<OpOutput> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let (measured, read) = match format {
-        Format::Csv => {
-            let text = std::str::from_utf8(&bytes).context("the CSV is not UTF-8")?;
-            timed(command.repeat, || ::exports::read_csv(text))
-        }
-        Format::Xlsx => timed(command.repeat, || ::exports::read_xlsx(&bytes)),
-        Format::Pdf => timed(command.repeat, || ::exports::read_pdf(&bytes)),
-    };
+    let (measured, read) = timed(command.repeat, || format.of().read(&bytes));
     let table = daily_table(rows, command.seed)?;
     check_rows(format.name(), &table, read)?;
     Ok(OpOutput {

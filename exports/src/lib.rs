@@ -24,10 +24,12 @@
 //! - `xlsx.rs`: [`xlsx()`] and [`read_xlsx`] (Office Open XML, one worksheet)
 //! - `pdf/`: [`pdf()`] (`write.rs`) and [`read_pdf`] (`read.rs`), the Helvetica metrics
 //!   (`metrics.rs`)
+//! - `format.rs`: [`Format`], the three as one value (name, media type, write, read)
 //! - `error.rs`: [`ReadError`] and [`RowError`]
 
 mod csv;
 mod error;
+mod format;
 mod pdf;
 mod table;
 mod xlsx;
@@ -36,6 +38,7 @@ mod zip;
 
 pub use crate::csv::{csv, read_csv};
 pub use crate::error::{ReadError, RowError};
+pub use crate::format::Format;
 pub use crate::pdf::{pdf, read_pdf};
 pub use crate::table::{Cell, Column, ColumnKind, Table, normalise};
 pub use crate::xlsx::{read_xlsx, xlsx};

@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use exports::{Cell, Column, RowError, Table};
+use exports::{Cell, Column, Format as Download, RowError, Table};
 use serde::Deserialize;
 use serde_json::Value;
 use time::Date;
@@ -38,42 +38,11 @@ const SHOWN_ROWS: usize = 1_000;
 /// The longest usage range, in days.
 const MAX_USAGE_DAYS: i64 = 366;
 
-/// A download format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Download {
-    Csv,
-    Xlsx,
-    Pdf,
-}
-
-impl Download {
-    const ALL: [Download; 3] = [Download::Csv, Download::Xlsx, Download::Pdf];
-
-    fn extension(self) -> &'static str {
-        match self {
-            Download::Csv => "csv",
-            Download::Xlsx => "xlsx",
-            Download::Pdf => "pdf",
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Download::Csv => "text/csv; charset=utf-8",
-            Download::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Download::Pdf => "application/pdf",
-        }
-    }
-}
-
 /// `format=`: none or `html` is the page (`Ok(None)`); `Err` for anything unknown.
 fn parse_format(text: &str) -> Result<Option<Download>, ()> {
     match text {
         "" | "html" => Ok(None),
-        "csv" => Ok(Some(Download::Csv)),
-        "xlsx" => Ok(Some(Download::Xlsx)),
-        "pdf" => Ok(Some(Download::Pdf)),
-        _ => Err(()),
+        name => Download::parse(name).map(Some).ok_or(()),
     }
 }
 
@@ -117,12 +86,7 @@ async fn download(table: Table, format: Download, name: String) -> Response {
     let Ok(_turn) = BUILDS.acquire().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let built = tokio::task::spawn_blocking(move || match format {
-        Download::Csv => exports::csv(&table).into_bytes(),
-        Download::Xlsx => exports::xlsx(&table),
-        Download::Pdf => exports::pdf(&table),
-    })
-    .await;
+    let built = tokio::task::spawn_blocking(move || format.write(&table)).await;
     let body = match built {
         Ok(body) => body,
         Err(e) => {
