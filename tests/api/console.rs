@@ -601,9 +601,11 @@ async fn another_process_switch_is_picked_up_by_the_scheduler(backend: Backend) 
     let app = TestApp::spawn(backend).await;
     {
         let mut conn = app.state.db().pool().acquire().await.expect("conn");
-        gateway::store::switches::set(&mut conn, "wa_main", true, Some("spam"), "ops-admin", 1)
-            .await
-            .expect("set");
+        for instance in ["wa_main", "digiflazz_main"] {
+            gateway::store::switches::set(&mut conn, instance, true, Some("spam"), "ops-admin", 1)
+                .await
+                .expect("set");
+        }
     }
     assert!(!app.state.registry().switches().is_off("wa_main"));
     gateway::scheduler::tick(&app.state, 0).await.expect("tick");
@@ -618,6 +620,31 @@ async fn another_process_switch_is_picked_up_by_the_scheduler(backend: Backend) 
         .await;
     assert_eq!(status, 503, "{body}");
     assert!(app.whatsapp.last_code_for("6281234567890").is_none());
+    // So is a purchase from a switched-off biller: nothing is bought, nothing is owed.
+    let (status, body) = app
+        .post(
+            "demo",
+            "/v1/bills/payments",
+            &serde_json::json!({"reference": "OFF-1", "product_code": "xld10", "customer_no": "087800001230"}),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM bill_payments WHERE reference = $1 AND status = 'success'",
+            "OFF-1"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM provider_calls WHERE provider = 'digiflazz_main' AND outcome = $1",
+            "disabled"
+        )
+        .await,
+        1
+    );
 }
 on_both_backends!(another_process_switch_is_picked_up_by_the_scheduler);
 
