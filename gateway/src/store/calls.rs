@@ -99,7 +99,8 @@ pub struct UsageLine {
     pub provider: String,
     /// The operation.
     pub operation: String,
-    /// `ok` or the failure's short name.
+    /// `ok`, the failure's short name (`timeout`, `unavailable`, `rejected`, …), or
+    /// `disabled`: refused by the gateway because an operator switched the instance off.
     pub outcome: String,
     /// How many calls.
     pub count: i64,
