@@ -308,34 +308,42 @@ async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backen
     let app = TestApp::spawn_with(options).await;
     let console = console(&app).await;
     app.receiver.set_down(true);
-    let (status, bought) = app
-        .post(
-            "demo",
-            "/v1/bills/payments",
-            &serde_json::json!({"reference": "DEAD-PULSA", "product_code": "xld10", "customer_no": "087800001230"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{bought}");
-    let payment = bought["id"].as_str().expect("id").to_owned();
+    let mut payments = Vec::new();
+    for reference in ["DEAD-PULSA-1", "DEAD-PULSA-2"] {
+        let (status, bought) = app
+            .post(
+                "demo",
+                "/v1/bills/payments",
+                &serde_json::json!({"reference": reference, "product_code": "xld10", "customer_no": "087800001230"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{bought}");
+        payments.push(bought["id"].as_str().expect("id").to_owned());
+    }
     const DEAD: &str =
         "SELECT COUNT(*) FROM events WHERE resource_id = $1 AND delivery_state = 'failed'";
-    assert!(
-        app.eventually(std::time::Duration::from_secs(10), || async {
-            app.count(DEAD, &payment).await == 1
-        })
-        .await,
-        "dead-lettered"
-    );
-    let event: String = sqlx::query_scalar("SELECT id FROM events WHERE resource_id = $1")
-        .bind(&payment)
-        .fetch_one(app.state.db().pool())
-        .await
-        .expect("event");
+    let mut events = Vec::new();
+    for payment in &payments {
+        assert!(
+            app.eventually(std::time::Duration::from_secs(10), || async {
+                app.count(DEAD, payment).await == 1
+            })
+            .await,
+            "dead-lettered"
+        );
+        let event: String = sqlx::query_scalar("SELECT id FROM events WHERE resource_id = $1")
+            .bind(payment)
+            .fetch_one(app.state.db().pool())
+            .await
+            .expect("event");
+        events.push(event);
+    }
+    let event = events[0].clone();
     app.receiver.set_down(false);
-    // Staff sees it, has no replay form, and a forged replay post is refused.
+    // Staff sees them, has no replay form, and a forged replay post is refused.
     let staff = console.log_in(&app, STAFF).await;
     let page = console.html("/console/deliveries", &staff).await;
-    assert!(page.contains(&event), "{page}");
+    assert!(page.contains(&event) && page.contains(&events[1]), "{page}");
     assert!(!page.contains("Replay selected"));
     let overview = console.html("/console", &staff).await;
     let forged = console
@@ -346,8 +354,8 @@ async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backen
         )
         .await;
     assert_eq!(forged.status(), 403);
-    assert_eq!(app.count(DEAD, &payment).await, 1, "nothing replayed");
-    // The admin replays it; it is delivered and the replay is in the audit log.
+    assert_eq!(app.count(DEAD, &payments[0]).await, 1, "nothing replayed");
+    // The admin replays both in one post; each is delivered and in the audit log.
     let admin = console.log_in(&app, ADMIN).await;
     let page = console.html("/console/deliveries", &admin).await;
     assert!(page.contains("Replay selected"));
@@ -359,33 +367,54 @@ async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backen
         .post(
             "/console/deliveries/replay",
             &admin,
-            &[("csrf", &csrf_in(&page)), ("ids", &event)],
+            &[
+                ("csrf", &csrf_in(&page)),
+                ("ids", &events[0]),
+                ("ids", &events[1]),
+            ],
         )
         .await;
     assert_eq!(replayed.status(), 303);
-    assert!(
-        app.eventually(std::time::Duration::from_secs(10), || async {
-            app.receiver
-                .received()
-                .iter()
-                .any(|r| r.id == event && r.verified)
-        })
-        .await,
-        "delivered after the replay"
-    );
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'event_replayed' AND target = $1",
-            &event
-        )
-        .await,
-        1
-    );
+    for event in &events {
+        assert!(
+            app.eventually(std::time::Duration::from_secs(10), || async {
+                app.receiver
+                    .received()
+                    .iter()
+                    .any(|r| &r.id == event && r.verified)
+            })
+            .await,
+            "{event} delivered after the replay"
+        );
+        assert_eq!(
+            app.count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'event_replayed' AND target = $1",
+                event
+            )
+            .await,
+            1
+        );
+    }
+    // Provider health: the purchases' calls, their success rate, the deposit and its
+    // threshold.
     let providers = console.get("/console/providers", &staff).await;
     assert_eq!(providers.status(), 200);
     let html = providers.text().await.expect("html");
     assert!(
-        html.contains("digiflazz_main") && html.contains("Biller deposits"),
+        html.contains("<tr><td>digiflazz_main</td><td>digiflazz</td><td>1 h</td>"),
+        "{html}"
+    );
+    let row = html
+        .split("<tr><td>digiflazz_main</td><td>digiflazz</td><td>1 h</td>")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("the biller's last hour");
+    assert!(
+        !row.starts_with("<td>0</td>") && row.contains("100.0 %"),
+        "{row}"
+    );
+    assert!(
+        html.contains("Biller deposits") && html.contains("<td>Rp1000000</td>"),
         "{html}"
     );
 }
