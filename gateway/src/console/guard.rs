@@ -41,7 +41,7 @@ impl LoginGuard {
         self.per_address.check_key(&address.to_owned()).is_ok()
     }
 
-    /// A turn to hash a password: waits while [`HASHING`] checks run.
+    /// A turn to hash a password: waits while four checks run.
     pub async fn hashing(&self) -> Option<SemaphorePermit<'_>> {
         self.hashing.acquire().await.ok()
     }

@@ -11,8 +11,18 @@
 //! Every form carries a CSRF token (the session's; the login form's is a double-submit
 //! cookie) and a post without it is refused.
 //!
+//! One address may try `console.login_attempts_per_minute` passwords, and at most a few
+//! password hashes run at once ([`guard`]).
+//!
 //! **Roles** are checked on the server for every page and action; what an admin does is
 //! written to the audit log (who, what, when, from where), which admins can read here.
+//! Every answer carries a content security policy that lets only the console's own
+//! stylesheet and script run, forbids framing, and is not cached.
+//!
+//! **Pages**: the overview; the live monitor and each resource's page with its provider
+//! exchanges, personal data masked (`monitor`, `mask`); deliveries with replay and
+//! provider health with the switches and each product's failover route (`ops`, `admin`);
+//! operator accounts (`admin`); reports downloadable as CSV, XLSX and PDF (`reports`).
 
 pub mod accounts;
 mod admin;
