@@ -345,6 +345,14 @@ async fn an_admin_replays_a_dead_lettered_event_and_staff_cannot(backend: Backen
     let page = console.html("/console/deliveries", &staff).await;
     assert!(page.contains(&event) && page.contains(&events[1]), "{page}");
     assert!(!page.contains("Replay selected"));
+    let mine = console
+        .html("/console/deliveries?client=demo", &staff)
+        .await;
+    assert!(mine.contains(&event), "{mine}");
+    let other = console
+        .html("/console/deliveries?client=demo2", &staff)
+        .await;
+    assert!(!other.contains(&event), "per product: {other}");
     let overview = console.html("/console", &staff).await;
     let forged = console
         .post(

@@ -76,9 +76,27 @@ pub(super) async fn deliveries(
             id = escape(id),
         ));
     }
+    let chosen = q.client.clone().unwrap_or_default();
+    let mut clients: Vec<&String> = state.settings().clients.keys().collect();
+    clients.sort();
+    let options: String = std::iter::once(String::from("<option value=\"\">All products</option>"))
+        .chain(clients.iter().map(|c| {
+            format!(
+                "<option value=\"{c}\"{}>{c}</option>",
+                if **c == chosen { " selected" } else { "" },
+                c = escape(c)
+            )
+        }))
+        .collect();
     let tabs = format!(
-        "<p><a href=\"/console/deliveries\">Dead-lettered</a> · <a href=\"/console/deliveries?state=failing\">Failing</a> — {} shown</p>",
-        rows.len()
+        "<form class=\"filters\" method=\"get\" action=\"/console/deliveries\">\
+         <label>Product<select name=\"client\">{options}</select></label>\
+         <label>Which<select name=\"state\"><option value=\"dead_letter\"{dead}>Dead-lettered</option>\
+         <option value=\"failing\"{failing}>Failing (still retrying)</option></select></label>\
+         <button>Show</button></form><p>{} shown</p>",
+        rows.len(),
+        dead = if which == "failing" { "" } else { " selected" },
+        failing = if which == "failing" { " selected" } else { "" },
     );
     let body = if admin {
         format!(
