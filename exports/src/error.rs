@@ -53,8 +53,8 @@ pub enum ReadError {
     },
     /// A malformed zip container.
     Zip(String),
-    /// A zip entry compressed with a method other than stored (0); only stored entries,
-    /// which is what [`crate::xlsx`] writes, are read.
+    /// A zip entry compressed with a method other than stored (0) or deflated (8), the
+    /// two that are read ([`crate::xlsx`] writes both).
     UnsupportedCompression {
         /// The entry.
         name: String,
@@ -81,7 +81,7 @@ impl fmt::Display for ReadError {
             ReadError::Zip(m) => write!(f, "zip: {m}"),
             ReadError::UnsupportedCompression { name, method } => write!(
                 f,
-                "zip entry {name} uses compression method {method}; only stored (0) entries are read"
+                "zip entry {name} uses compression method {method}; only stored (0) and deflated (8) entries are read"
             ),
             ReadError::Crc { name } => write!(f, "zip entry {name} does not match its CRC-32"),
             ReadError::MissingPart(name) => write!(f, "the workbook has no part {name}"),

@@ -19,7 +19,9 @@
 //! **Layout**
 //! - `table.rs`: [`Table`], [`Column`], [`Cell`], [`normalise`] and the WinAnsi mapping
 //! - `csv.rs`: [`csv()`] and [`read_csv`] (RFC 4180 with LF line ends; formula guard)
-//! - `zip.rs`: CRC-32 and a stored (uncompressed) zip writer and reader
+//! - `zip.rs`: CRC-32 and a zip writer (deflated entries) and reader (stored or deflated)
+//! - `deflate.rs`: a DEFLATE compressor (LZ77, fixed Huffman codes)
+//! - `inflate.rs`: a DEFLATE decompressor (stored, fixed and dynamic Huffman blocks)
 //! - `xml.rs`: XML escaping and a small XML tree parser for the reader
 //! - `xlsx.rs`: [`xlsx()`] and [`read_xlsx`] (Office Open XML, one worksheet)
 //! - `pdf/`: [`pdf()`] (`write.rs`) and [`read_pdf`] (`read.rs`), the Helvetica metrics
@@ -28,8 +30,10 @@
 //! - `error.rs`: [`ReadError`] and [`RowError`]
 
 mod csv;
+mod deflate;
 mod error;
 mod format;
+mod inflate;
 mod pdf;
 mod table;
 mod xlsx;

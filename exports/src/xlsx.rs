@@ -1,8 +1,8 @@
 //! Office Open XML workbooks (.xlsx): one worksheet named after the title, a bold and
 //! frozen header row, column widths from the contents, integers as numbers shown with the
 //! `#,##0` format (built-in number format 3) and text as inline strings — never formulas,
-//! so nothing a cell holds is evaluated. Parts are stored uncompressed; nothing in them
-//! depends on the time, so the same table gives the same bytes.
+//! so nothing a cell holds is evaluated. Parts are deflated (the tiniest stored); nothing
+//! in them depends on the time, so the same table gives the same bytes.
 
 use std::collections::BTreeMap;
 
@@ -229,8 +229,8 @@ fn part<'a>(parts: &'a BTreeMap<String, Vec<u8>>, name: &str) -> Result<&'a [u8]
 
 /// Reads a workbook's first worksheet: the rows as display text (numbers that are whole
 /// as digits), missing cells as `""`, every row as wide as the widest. Reads inline
-/// strings, numbers and shared strings (`t="s"`); only stored zip entries, which is what
-/// [`xlsx`] writes.
+/// strings, numbers and shared strings (`t="s"`); zip entries stored or deflated (what
+/// [`xlsx`] writes, and what other spreadsheet programs write).
 pub fn read_xlsx(bytes: &[u8]) -> Result<Vec<Vec<String>>, ReadError> {
     let parts: BTreeMap<String, Vec<u8>> = zip::read(bytes)?.into_iter().collect();
     let (sheet_path, strings_path) = locate(&parts)?;
@@ -402,7 +402,7 @@ mod tests {
 
     /// Walks the container by hand, apart from the reader.
     #[test]
-    fn the_zip_lists_the_seven_parts_each_stored_with_its_crc() {
+    fn the_zip_lists_the_seven_parts_each_deflated_with_its_crc() {
         let bytes = xlsx(&fixtures::awkward());
         let end = bytes.len() - 22;
         assert_eq!(le32(&bytes, end), 0x0605_4b50);
@@ -417,13 +417,21 @@ mod tests {
             );
             let local = le32(&bytes, at + 42) as usize;
             assert_eq!(le32(&bytes, local), 0x0403_4b50);
-            assert_eq!(le16(&bytes, local + 8), 0, "stored");
+            assert_eq!(le16(&bytes, local + 4), 20, "version needed 2.0");
+            assert_eq!(le16(&bytes, local + 8), 8, "deflated");
+            assert_eq!(le16(&bytes, at + 10), 8, "deflated");
             let crc = le32(&bytes, local + 14);
             let size = le32(&bytes, local + 18) as usize;
-            assert_eq!(size, le32(&bytes, local + 22) as usize);
+            let uncompressed = le32(&bytes, local + 22) as usize;
+            assert!(size < uncompressed, "compressed {size} of {uncompressed}");
+            assert_eq!(size, le32(&bytes, at + 20) as usize);
+            assert_eq!(uncompressed, le32(&bytes, at + 24) as usize);
             assert_eq!(crc, le32(&bytes, at + 16));
             let start = local + 30 + le16(&bytes, local + 26);
-            assert_eq!(crc32_of(&bytes[start..start + size]), crc);
+            let data = crate::inflate::inflate(&bytes[start..start + size], uncompressed)
+                .expect("inflates");
+            assert_eq!(data.len(), uncompressed);
+            assert_eq!(crc32_of(&data), crc);
             at += 46 + name_len;
         }
         assert_eq!(names, PARTS);

@@ -1,9 +1,16 @@
-//! A zip container with stored (uncompressed) entries: the writer for the workbook and a
-//! reader for the same. Entries carry a fixed time (1980-01-01 00:00) so that the same
+//! A zip container: the writer for the workbook, which deflates its entries (method 8,
+//! [`crate::deflate`]) and stores (method 0) only those under [`STORE_BELOW`] bytes or
+//! that would not shrink, and a reader for stored and deflated entries
+//! ([`crate::inflate`]). Entries carry a fixed time (1980-01-01 00:00) so that the same
 //! table always gives the same bytes. No Zip64: an entry or the archive must stay under
 //! 4 GiB and 65,535 entries (a workbook has seven).
 
+use crate::deflate::deflate;
 use crate::error::ReadError;
+use crate::inflate::inflate;
+
+/// Entries shorter than this are stored: deflating them saves next to nothing.
+pub(crate) const STORE_BELOW: usize = 64;
 
 /// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as zip uses it.
 pub(crate) fn crc32(data: &[u8]) -> u32 {
@@ -57,7 +64,7 @@ fn size16(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
-/// Builds a zip of stored entries.
+/// Builds a zip of deflated (and, when tiny, stored) entries.
 #[derive(Debug, Default)]
 pub(crate) struct ZipWriter {
     out: Vec<u8>,
@@ -66,18 +73,26 @@ pub(crate) struct ZipWriter {
 }
 
 impl ZipWriter {
-    /// Adds an entry.
+    /// Adds an entry, deflated unless it is shorter than [`STORE_BELOW`] bytes or
+    /// deflating would not make it smaller.
     pub(crate) fn add(&mut self, name: &str, data: &[u8]) {
         let crc = crc32(data);
         let offset = size32(self.out.len());
+        let packed = (data.len() >= STORE_BELOW)
+            .then(|| deflate(data))
+            .filter(|packed| packed.len() < data.len());
+        let (method, body) = match &packed {
+            Some(packed) => (8, packed.as_slice()),
+            None => (0, data),
+        };
         let mut common = Vec::with_capacity(26);
-        u16le(&mut common, 20); // version needed: 2.0
+        u16le(&mut common, 20); // version needed: 2.0 (deflate)
         u16le(&mut common, 0); // flags
-        u16le(&mut common, 0); // method: stored
+        u16le(&mut common, method); // 8: deflated, 0: stored
         u16le(&mut common, 0); // time
         u16le(&mut common, DOS_DATE);
         u32le(&mut common, crc);
-        u32le(&mut common, size32(data.len())); // compressed size
+        u32le(&mut common, size32(body.len())); // compressed size
         u32le(&mut common, size32(data.len())); // uncompressed size
         u16le(&mut common, size16(name.len()));
         u16le(&mut common, 0); // extra field length
@@ -85,7 +100,7 @@ impl ZipWriter {
         u32le(&mut self.out, LOCAL);
         self.out.extend_from_slice(&common);
         self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(data);
+        self.out.extend_from_slice(body);
 
         u32le(&mut self.central, CENTRAL);
         u16le(&mut self.central, 20); // version made by: 2.0, MS-DOS
@@ -136,9 +151,10 @@ fn index(v: u32) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-/// The entries of a zip, in central-directory order: `(name, data)`. Only stored entries
-/// are read (anything else is [`ReadError::UnsupportedCompression`]); each must match its
-/// CRC-32.
+/// The entries of a zip, in central-directory order: `(name, data)`. Stored (0) and
+/// deflated (8) entries are read (any other method is
+/// [`ReadError::UnsupportedCompression`]); a deflated entry must inflate to exactly its
+/// declared uncompressed size, and each must match its CRC-32.
 pub(crate) fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ReadError> {
     let end = (0..=bytes.len().saturating_sub(22))
         .rev()
@@ -155,6 +171,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ReadError> {
         let method = read_u16(bytes, at + 10)?;
         let crc = read_u32(bytes, at + 16)?;
         let size = index(read_u32(bytes, at + 20)?);
+        let uncompressed = index(read_u32(bytes, at + 24)?);
         let name_len = usize::from(read_u16(bytes, at + 28)?);
         let extra_len = usize::from(read_u16(bytes, at + 30)?);
         let comment_len = usize::from(read_u16(bytes, at + 32)?);
@@ -164,7 +181,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ReadError> {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .ok_or_else(|| ReadError::Zip("truncated".into()))?;
         at += 46 + name_len + extra_len + comment_len;
-        if method != 0 {
+        if method != 0 && method != 8 {
             return Err(ReadError::UnsupportedCompression { name, method });
         }
         if read_u32(bytes, local)? != LOCAL {
@@ -174,13 +191,26 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ReadError> {
             + 30
             + usize::from(read_u16(bytes, local + 26)?)
             + usize::from(read_u16(bytes, local + 28)?);
-        let data = bytes
+        let raw = bytes
             .get(start..start.saturating_add(size))
             .ok_or_else(|| ReadError::Zip(format!("{name} is truncated")))?;
-        if crc32(data) != crc {
+        let data = if method == 8 {
+            let data = inflate(raw, uncompressed)
+                .map_err(|message| ReadError::Zip(format!("{name}: {message}")))?;
+            if data.len() != uncompressed {
+                return Err(ReadError::Zip(format!(
+                    "{name} inflates to {} bytes, not its declared {uncompressed}",
+                    data.len()
+                )));
+            }
+            data
+        } else {
+            raw.to_vec()
+        };
+        if crc32(&data) != crc {
             return Err(ReadError::Crc { name });
         }
-        entries.push((name, data.to_vec()));
+        entries.push((name, data));
     }
     Ok(entries)
 }
@@ -220,23 +250,78 @@ mod tests {
         );
     }
 
+    /// The central header's offset of the first entry.
+    fn central(bytes: &[u8]) -> usize {
+        bytes
+            .windows(4)
+            .position(|w| w == CENTRAL.to_le_bytes())
+            .expect("a central header")
+    }
+
     #[test]
-    fn deflated_entries_are_refused_by_name() {
+    fn other_methods_are_refused_by_name() {
         let mut zip = ZipWriter::default();
         zip.add("xl/workbook.xml", b"<workbook/>");
         let mut bytes = zip.finish();
-        let central = bytes
-            .windows(4)
-            .position(|w| w == CENTRAL.to_le_bytes())
-            .expect("a central header");
-        bytes[central + 10] = 8;
+        let central = central(&bytes);
+        bytes[central + 10] = 12; // bzip2
         assert_eq!(
             read(&bytes),
             Err(ReadError::UnsupportedCompression {
                 name: "xl/workbook.xml".into(),
-                method: 8
+                method: 12
             })
         );
         assert!(matches!(read(b"not a zip"), Err(ReadError::Zip(_))));
+    }
+
+    #[test]
+    fn long_entries_are_deflated_and_read_back() {
+        let sheet: Vec<u8> = b"<row><c t=\"inlineStr\"><is><t>VA-BNI</t></is></c></row>"
+            .iter()
+            .copied()
+            .cycle()
+            .take(50_000)
+            .collect();
+        let mut zip = ZipWriter::default();
+        zip.add("xl/worksheets/sheet1.xml", &sheet);
+        zip.add("short", b"tiny");
+        let bytes = zip.finish();
+        assert!(bytes.len() < 5_000, "{} bytes", bytes.len());
+        assert_eq!(read_u16(&bytes, 8), Ok(8), "the long entry is deflated");
+        assert_eq!(read_u16(&bytes, 4), Ok(20), "version needed 2.0");
+        assert_eq!(
+            read(&bytes),
+            Ok(vec![
+                ("xl/worksheets/sheet1.xml".to_owned(), sheet.clone()),
+                ("short".to_owned(), b"tiny".to_vec()),
+            ])
+        );
+
+        // A declared uncompressed size too small: refused before it is exceeded.
+        let mut smaller = bytes.clone();
+        let at = central(&smaller) + 24;
+        smaller[at..at + 4].copy_from_slice(&49_999u32.to_le_bytes());
+        assert_eq!(
+            read(&smaller),
+            Err(ReadError::Zip(
+                "xl/worksheets/sheet1.xml: inflates to more than 49999 bytes".into()
+            ))
+        );
+        // Too large: the data ends short of it.
+        let mut larger = bytes.clone();
+        larger[at..at + 4].copy_from_slice(&50_001u32.to_le_bytes());
+        assert_eq!(
+            read(&larger),
+            Err(ReadError::Zip(
+                "xl/worksheets/sheet1.xml inflates to 50000 bytes, not its declared 50001".into()
+            ))
+        );
+        // Damaged deflate data: an error, not a panic.
+        for i in 30 + 24..30 + 24 + 40 {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0xFF;
+            assert!(read(&bad).is_err(), "byte {i}");
+        }
     }
 }
