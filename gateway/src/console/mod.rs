@@ -435,35 +435,7 @@ async fn login(
         return again(StatusCode::TOO_MANY_REQUESTS, LOCKED);
     }
     if !matches {
-        let (id, who, remote) = (operator.id.clone(), operator.clone(), remote.clone());
-        let locked = state
-            .db()
-            .write(move |conn| {
-                Box::pin(async move {
-                    let locked = accounts::record_failure(
-                        conn,
-                        &id,
-                        settings.max_failed_logins,
-                        settings.lockout_secs * 1000,
-                        now,
-                    )
-                    .await?;
-                    if locked {
-                        audit(
-                            conn,
-                            Some(&who),
-                            &who.username,
-                            "account_locked",
-                            None,
-                            Some("wrong password"),
-                            &remote,
-                        )
-                        .await?;
-                    }
-                    Ok(locked)
-                })
-            })
-            .await;
+        let locked = wrong_attempt(&state, &operator, "wrong password", None, &remote).await;
         return match locked {
             Ok(true) => again(StatusCode::TOO_MANY_REQUESTS, LOCKED),
             Ok(false) => again(StatusCode::UNAUTHORIZED, WRONG_LOGIN),
@@ -518,6 +490,51 @@ async fn login(
         }
         Err(e) => storage(&e),
     }
+}
+
+/// Counts a wrong password or code towards the operator's lockout; when it locks the
+/// account, ends `session` (a login waiting for its code) and writes the audit entry.
+/// Returns whether the account is now locked.
+async fn wrong_attempt(
+    state: &AppState,
+    operator: &Operator,
+    why: &'static str,
+    session: Option<String>,
+    remote: &str,
+) -> Result<bool, StoreError> {
+    let settings = state.settings().console.clone();
+    let (who, remote, now) = (operator.clone(), remote.to_owned(), now_ms());
+    state
+        .db()
+        .write(move |conn| {
+            Box::pin(async move {
+                let locked = accounts::record_failure(
+                    conn,
+                    &who.id,
+                    settings.max_failed_logins,
+                    settings.lockout_secs * 1000,
+                    now,
+                )
+                .await?;
+                if locked {
+                    if let Some(hash) = &session {
+                        sessions::end(conn, hash).await?;
+                    }
+                    audit(
+                        conn,
+                        Some(&who),
+                        &who.username,
+                        "account_locked",
+                        None,
+                        Some(why),
+                        &remote,
+                    )
+                    .await?;
+                }
+                Ok(locked)
+            })
+        })
+        .await
 }
 
 /// The session waiting for its code.
@@ -588,41 +605,8 @@ async fn code(
     .await;
     let now = now_ms();
     if checked.is_err() {
-        let (id, who, hash, remote) = (
-            operator.id.clone(),
-            operator.clone(),
-            session.token_hash.clone(),
-            remote.clone(),
-        );
-        let locked = state
-            .db()
-            .write(move |conn| {
-                Box::pin(async move {
-                    let locked = accounts::record_failure(
-                        conn,
-                        &id,
-                        settings.max_failed_logins,
-                        settings.lockout_secs * 1000,
-                        now,
-                    )
-                    .await?;
-                    if locked {
-                        sessions::end(conn, &hash).await?;
-                        audit(
-                            conn,
-                            Some(&who),
-                            &who.username,
-                            "account_locked",
-                            None,
-                            Some("wrong code"),
-                            &remote,
-                        )
-                        .await?;
-                    }
-                    Ok(locked)
-                })
-            })
-            .await;
+        let pending = Some(session.token_hash.clone());
+        let locked = wrong_attempt(&state, &operator, "wrong code", pending, &remote).await;
         return match locked {
             Ok(true) => (
                 StatusCode::TOO_MANY_REQUESTS,
