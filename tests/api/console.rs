@@ -1197,3 +1197,51 @@ async fn a_resource_page_shows_its_provider_exchanges_with_personal_data_masked(
     assert!(!page.contains("87800001230"), "{page}");
 }
 on_both_backends!(a_resource_page_shows_its_provider_exchanges_with_personal_data_masked);
+
+async fn wrong_codes_lock_the_account_and_end_the_pending_login(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let console = console(&app).await;
+    let response = console.password(STAFF.0, STAFF.1).await;
+    assert_eq!(response.status(), 303);
+    let pending = value_of(&set_cookie(&response, "gw_console").expect("pending session"));
+    let csrf = csrf_in(&console.html("/console/login/code", &pending).await);
+    let right = app
+        .whatsapp
+        .last_code_for(&STAFF.2[1..])
+        .expect("a code sent");
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for attempt in 1..=5 {
+        let response = console
+            .post(
+                "/console/login/code",
+                &pending,
+                &[("csrf", &csrf), ("code", wrong)],
+            )
+            .await;
+        let want = if attempt < 5 { 401 } else { 429 };
+        assert_eq!(response.status(), want, "attempt {attempt}");
+    }
+    // The half-finished login is gone: even the right code cannot finish it.
+    let response = console
+        .post(
+            "/console/login/code",
+            &pending,
+            &[("csrf", &csrf), ("code", &right)],
+        )
+        .await;
+    assert_eq!(response.status(), 303, "back to the login page");
+    assert_eq!(console.password(STAFF.0, STAFF.1).await.status(), 429);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'account_locked' AND detail = $1",
+            "wrong code"
+        )
+        .await,
+        1
+    );
+}
+on_both_backends!(wrong_codes_lock_the_account_and_end_the_pending_login);
